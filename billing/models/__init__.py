@@ -1,0 +1,21 @@
+from .accounts import Group, User, UserRole, UserStatus, default_group_id
+from .ledger import Log, LogType, Redemption, RedemptionStatus
+from .options import Option
+from .prices import Price
+from .tokens import Token, TokenStatus
+
+__all__ = [
+    "Group",
+    "Log",
+    "LogType",
+    "Option",
+    "Price",
+    "Redemption",
+    "RedemptionStatus",
+    "Token",
+    "TokenStatus",
+    "User",
+    "UserRole",
+    "UserStatus",
+    "default_group_id",
+]

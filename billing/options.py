@@ -1,0 +1,112 @@
+"""Runtime options: the known keys with their types and defaults, read through a cache.
+
+Rows in the Option table override defaults. Readers get a plain dict snapshot that is
+rebuilt only when the "options" cache topic moves on, never per request.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from oneproxy import cachebus
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    key: str
+    type: type
+    default: Any
+    help: str
+
+
+OPTION_SPECS = {
+    spec.key: spec
+    for spec in [
+        OptionSpec("retry_times", int, 2, _("Extra attempts on other channels after a failure.")),
+        OptionSpec("quota_for_new_user", int, 0, _("Quota given to each new user.")),
+        OptionSpec("log_retention_days", int, 90, _("Delete raw logs older than this.")),
+        OptionSpec("display_in_usd", bool, True, _("Show quota as USD beside quota units.")),
+        OptionSpec(
+            "auto_disable_enabled",
+            bool,
+            True,
+            _("Disable keys that upstream reports as invalid or out of credit."),
+        ),
+        OptionSpec(
+            "auto_enable_enabled",
+            bool,
+            True,
+            _("Re-enable auto-disabled channels that pass a test."),
+        ),
+        OptionSpec(
+            "auto_disable_error_rate",
+            float,
+            0.5,
+            _("Error rate over the window that cools a channel down."),
+        ),
+        OptionSpec(
+            "auto_disable_min_requests",
+            int,
+            10,
+            _("Requests in the window before the error rate counts."),
+        ),
+        OptionSpec(
+            "channel_disable_latency_ms",
+            int,
+            0,
+            _("A test slower than this disables the channel (0 = never)."),
+        ),
+        OptionSpec(
+            "default_price_enabled",
+            bool,
+            False,
+            _("Charge models with no price row at the default price."),
+        ),
+        OptionSpec("default_input_price", str, "2", _("Default input USD per 1M tokens.")),
+        OptionSpec("default_output_price", str, "8", _("Default output USD per 1M tokens.")),
+        OptionSpec(
+            "pre_consume_tokens",
+            int,
+            500,
+            _("Tokens added to the estimate pre-charged before a request."),
+        ),
+        OptionSpec("test_prompt", str, "Say OK.", _("Prompt used by channel tests.")),
+    ]
+}
+
+_snapshot: tuple[int, dict] | None = None
+
+
+def coerce(key: str, value: Any) -> Any:
+    """Convert `value` to the option's type; raises ValueError on a bad value."""
+    spec = OPTION_SPECS[key]
+    if spec.type is bool and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return spec.type(value)
+
+
+def load_all() -> dict:
+    """Defaults overlaid with stored rows (bad stored values fall back to the default)."""
+    from .models import Option
+
+    values = {key: spec.default for key, spec in OPTION_SPECS.items()}
+    for row in Option.objects.filter(key__in=OPTION_SPECS):
+        try:
+            values[row.key] = coerce(row.key, row.value)
+        except (TypeError, ValueError):
+            continue
+    return values
+
+
+def get_options() -> dict:
+    """The current options, reloaded only after a change anywhere."""
+    global _snapshot
+    (version,) = cachebus.versions("options")
+    if _snapshot is None or _snapshot[0] != version:
+        _snapshot = (version, load_all())
+    return _snapshot[1]
+
+
+def get(key: str) -> Any:
+    return get_options()[key]
