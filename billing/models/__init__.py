@@ -1,10 +1,14 @@
+from .access import AccessToken
 from .accounts import Group, User, UserRole, UserStatus, default_group_id
 from .ledger import Log, LogType, Redemption, RedemptionStatus
 from .options import Option
 from .prices import Price
 from .tokens import Token, TokenStatus
+from .usage import DailyUsage
 
 __all__ = [
+    "AccessToken",
+    "DailyUsage",
     "Group",
     "Log",
     "LogType",
