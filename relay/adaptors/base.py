@@ -266,8 +266,8 @@ class Adaptor:
             content, headers["content-type"] = orjson.dumps(converted), "application/json"
         else:
             content = raw_body
-            if content_type:
-                headers["content-type"] = content_type
+            if content_type or not endpoint.is_multipart:
+                headers["content-type"] = content_type or "application/json"
         request = client.build_request(endpoint.method, url, headers=headers,
                                        content=content if endpoint.method == "POST" else None,
                                        timeout=timeout if timeout is not None else
