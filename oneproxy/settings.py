@@ -13,9 +13,16 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated variable as a list; an empty value means an empty list."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR = BASE_DIR / (env.str("DATA_DIR", default="") or "data")  # relative to the repo
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -----------------------------------------------------------------------------
@@ -34,8 +41,8 @@ def _embedded_secret_key() -> str:
 SECRET_KEY_FROM_ENV = bool(env.str("SECRET_KEY", default=""))
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env.int("PORT", default=3000)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=0)  # 0 = one per core
 GRACEFUL_TIMEOUT = env.int("GRACEFUL_TIMEOUT", default=30)
@@ -94,7 +101,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'oneproxy.sqlite3'}")
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'oneproxy.sqlite3'}"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -219,9 +226,9 @@ CHANNEL_BALANCE_INTERVAL = env.int("CHANNEL_BALANCE_INTERVAL", default=60)
 AUTO_DISABLE_ERROR_RATE = env.float("AUTO_DISABLE_ERROR_RATE", default=0.5)
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=90)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
 NOTIFY_WEBHOOK_URL = env.str("NOTIFY_WEBHOOK_URL", default="")
-NOTIFY_EMAIL = env.list("NOTIFY_EMAIL", default=[])
+NOTIFY_EMAIL = env_list("NOTIFY_EMAIL", [])
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
