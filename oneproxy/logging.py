@@ -7,7 +7,12 @@ import orjson
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "request_id"}
+# Attributes every record has, plus uvicorn's ANSI-coloured duplicate of the message.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "request_id",
+    "color_message",
+}
 
 
 class RequestIdFilter(logging.Filter):

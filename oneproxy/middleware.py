@@ -1,11 +1,17 @@
 """Request id middleware: every response carries X-Request-Id and every log line has it."""
 
+import logging
 import re
+import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from django.conf import settings
+
 from .logging import request_id_var
+
+access_logger = logging.getLogger("oneproxy.access")
 
 # Accept a caller's id (a load balancer's, say) only if it is short and plain, so it can
 # never inject anything into logs.
@@ -31,24 +37,40 @@ class RequestIdMiddleware:
     def __call__(self, request):
         if iscoroutinefunction(self):
             return self._acall(request)
-        token = self._start(request)
+        token, started = self._start(request)
         try:
             response = self.get_response(request)
+            self._finish(request, response, started)
         finally:
             request_id_var.reset(token)
-        response["X-Request-Id"] = request.request_id
         return response
 
     async def _acall(self, request):
-        token = self._start(request)
+        token, started = self._start(request)
         try:
             response = await self.get_response(request)
+            self._finish(request, response, started)
         finally:
             request_id_var.reset(token)
-        response["X-Request-Id"] = request.request_id
         return response
 
     @staticmethod
     def _start(request):
         request.request_id = new_request_id(request.headers.get("X-Request-Id"))
-        return request_id_var.set(request.request_id)
+        return request_id_var.set(request.request_id), time.perf_counter()
+
+    @staticmethod
+    def _finish(request, response, started) -> None:
+        """Tag the response and write one access line (for a stream: when headers go out)."""
+        response["X-Request-Id"] = request.request_id
+        if settings.ACCESS_LOG:
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )

@@ -188,6 +188,7 @@ REST_FRAMEWORK = {
 
 # --- Logging: one JSON object per line on stdout, each with the request id -------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)  # one line per request, with its id
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

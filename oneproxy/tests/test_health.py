@@ -34,3 +34,11 @@ async def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(asy
     assert kept["X-Request-Id"] == "lb-12345678"
     replaced = await async_client.get("/healthz", headers={"X-Request-Id": "bad\nid value"})
     assert replaced["X-Request-Id"] != "bad\nid value"
+
+
+async def test_each_request_writes_one_access_line_with_its_id(async_client, caplog):
+    with caplog.at_level("INFO", logger="oneproxy.access"):
+        response = await async_client.get("/healthz")
+    lines = [r for r in caplog.records if r.name == "oneproxy.access"]
+    assert len(lines) == 1
+    assert lines[0].status == 200 and lines[0].request_id == response["X-Request-Id"]
