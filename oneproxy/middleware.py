@@ -6,7 +6,6 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
 from django.conf import settings
 
 from .logging import request_id_var
