@@ -6,6 +6,9 @@ from django.core.cache import cache
 
 from oneproxy import cachebus
 
+# Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
+pytest_plugins = ["relay.tests.fakes.fixtures"]
+
 
 def pytest_collection_modifyitems(config, items):
     if settings.REDIS_URL:
