@@ -87,7 +87,10 @@ class Channel(models.Model):
     tested_at = models.DateTimeField(_("last test"), null=True, blank=True)
     response_ms = models.PositiveIntegerField(_("response ms"), null=True, blank=True)
     balance = models.DecimalField(
-        _("balance (USD)"), max_digits=16, decimal_places=4, null=True, blank=True
+        _("balance"), max_digits=16, decimal_places=4, null=True, blank=True
+    )
+    balance_currency = models.CharField(
+        _("balance currency"), max_length=8, blank=True, help_text=_("As the provider reports.")
     )
     balance_updated_at = models.DateTimeField(_("balance updated"), null=True, blank=True)
     balance_threshold = models.DecimalField(

@@ -1,10 +1,21 @@
 """Channel workflows called alike by the admin, the API, the relay and the jobs."""
 
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
 from django.db import transaction
+from django.utils import timezone
 
 from oneproxy import cachebus
 
-from .models import Ability, Channel, KeyStatus
+from .models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
+
+logger = logging.getLogger(__name__)
 
 
 def rebuild_routing(channel: Channel) -> None:
@@ -29,3 +40,255 @@ def rebuild_routing(channel: Channel) -> None:
 
 def _has_enabled_key(channel: Channel) -> bool:
     return channel.keys.filter(status=KeyStatus.ENABLED).exists()
+
+
+class ChannelError(Exception):
+    """A channel workflow could not run: the message is safe to show to the operator."""
+
+
+# ---- status changes -----------------------------------------------------------------------
+def set_channel_status(channel: Channel, status: str, reason: str, *,
+                       automatic: bool = False) -> bool:
+    """Move `channel` to `status` with `reason`; returns False when nothing changed.
+
+    Stores reason and time, rebuilds routing (every process sees it on its next request),
+    writes a SYSTEM log row and notifies the operator. With `automatic` (health checks,
+    tests) a manually disabled channel is left alone: only people re-enable those.
+    """
+    if status not in ChannelStatus.values:
+        raise ChannelError(f"unknown channel status {status!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        rows = Channel.objects.filter(pk=channel.pk).exclude(status=status)
+        if automatic:
+            rows = rows.exclude(status=ChannelStatus.DISABLED)
+        if not rows.update(status=status, status_reason=reason[:500], status_changed_at=now):
+            return False
+        channel.status, channel.status_reason, channel.status_changed_at = status, reason, now
+        rebuild_routing(channel)
+        label = ChannelStatus(status).label
+        _event(channel.pk, f"channel {channel.name} is now {label}", reason, "channel_status")
+    return True
+
+
+def set_key_status(key: ChannelKey, status: str, reason: str, *,
+                   automatic: bool = False) -> bool:
+    """Move `key` to `status` with `reason`; returns False when nothing changed.
+
+    Rebuilds the channel's routing (a channel without an enabled key serves nothing), logs
+    and notifies. An automatic disable of the last enabled key also marks the channel
+    auto-disabled, so the admin says why it stopped serving; `automatic` never touches a
+    manually disabled key.
+    """
+    if status not in KeyStatus.values:
+        raise ChannelError(f"unknown key status {status!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        rows = ChannelKey.objects.filter(pk=key.pk).exclude(status=status)
+        if automatic:
+            rows = rows.exclude(status=KeyStatus.DISABLED)
+        if not rows.update(status=status, status_reason=reason[:500], status_changed_at=now):
+            return False
+        key.status, key.status_reason, key.status_changed_at = status, reason, now
+        channel = Channel.objects.get(pk=key.channel_id)
+        rebuild_routing(channel)
+        label = KeyStatus(status).label
+        _event(channel.pk, f"key {key.masked()} of channel {channel.name} is now {label}",
+               reason, "key_status")
+        if automatic and status != KeyStatus.ENABLED and not _has_enabled_key(channel):
+            set_channel_status(channel, ChannelStatus.AUTO_DISABLED,
+                               f"no usable key left: {reason}", automatic=True)
+    return True
+
+
+def auto_disable_key(key_id: int, reason: str) -> bool:
+    """Disable a key upstream called invalid, out of credit or deactivated (relay path).
+    Returns True when the key is (now) out of service; False when the option
+    auto_disable_enabled is off or the key is gone."""
+    from billing import options
+
+    if not options.get("auto_disable_enabled"):
+        return False
+    key = ChannelKey.objects.filter(pk=key_id).first()
+    if key is None:
+        return False
+    set_key_status(key, KeyStatus.AUTO_DISABLED, reason, automatic=True)
+    return True
+
+
+def _event(channel_id: int | None, title: str, detail: str, event: str) -> None:
+    """SYSTEM log row now; operator notification once the transaction commits."""
+    from billing.models import Log, LogType
+
+    Log.objects.create(type=LogType.SYSTEM, channel_id=channel_id,
+                       content=f"{title}: {detail}"[:2000])
+    logger.info(title, extra={"channel_id": channel_id, "reason": detail})
+    transaction.on_commit(lambda: notify(event, title, detail, channel_id))
+
+
+def record_health_event(entry, *, started: bool) -> None:
+    """Log and notify the start or end of a cooling period (a health.Cooling entry)."""
+    scope = f"model {entry.model}" if entry.model else "all models"
+    name = Channel.objects.filter(pk=entry.channel_id).values_list("name", flat=True).first()
+    title = (f"channel {name or entry.channel_id} cooling down ({scope})" if started
+             else f"channel {name or entry.channel_id} recovered ({scope})")
+    detail = entry.reason if started else "passed a test after cooling down"
+    _event(entry.channel_id if name else None, title, detail,
+           "cooling_started" if started else "cooling_ended")
+
+
+# ---- tests --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ChannelTestResult:
+    """Outcome of one channel test. `keys` holds one probe.KeyTestResult per tested key;
+    `response_ms` is the fastest passing key's (or the slowest failure's) latency."""
+
+    channel_id: int
+    model: str
+    ok: bool
+    response_ms: int
+    error: str
+    keys: tuple
+    status: str  # the channel's status after the test
+
+
+def channel_spec(channel: Channel, key: ChannelKey):
+    """The frozen `ChannelSpec` adaptors take for `channel` used with `key`."""
+    from relay.adaptors.base import ChannelSpec
+
+    mapping = channel.model_mapping
+    if isinstance(mapping, str):
+        mapping = json.loads(mapping or "{}")
+    return ChannelSpec(id=channel.pk, provider=channel.type, base_url=channel.base_url,
+                       key=key.key, config=MappingProxyType(dict(channel.config or {})),
+                       model_mapping=MappingProxyType(dict(mapping or {})))
+
+
+def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestResult:
+    """Send a small chat request (option test_prompt) through every key of `channel` that
+    is not manually disabled, with `model`, else the channel's test model, else its first.
+
+    Records time, latency and error on the channel and each key. Then: a dead key is
+    auto-disabled, an auto-disabled key that passed comes back; an auto-disabled channel
+    that passed comes back (option auto_enable_enabled), an enabled one slower than option
+    channel_disable_latency_ms is auto-disabled; a passing test ends any cooling period.
+    A manually disabled channel or key is never changed. Raises ChannelError when there
+    is no model to test. Sync: call it from jobs, admin actions or through sync_to_async.
+    """
+    from billing import options
+
+    from . import health, probe
+
+    model = model or channel.test_model or next(iter(channel.model_names or []), "")
+    if not model:
+        raise ChannelError(f"channel {channel.name} lists no model to test")
+    keys = list(channel.keys.exclude(status=KeyStatus.DISABLED))
+    specs = [(key.pk, channel_spec(channel, key)) for key in keys]
+    results = probe.run(probe.probe_keys(specs, model, options.get("test_prompt")))
+    _record_key_results(keys, results)
+    outcome = _summarise(channel, model, results)
+    Channel.objects.filter(pk=channel.pk).update(tested_at=timezone.now(),
+                                                 response_ms=outcome.response_ms)
+    _apply_outcome(channel, outcome, options.get_options())
+    if outcome.ok:
+        health.end_cooling(channel.pk, "")
+        health.end_cooling(channel.pk, model)
+    channel.refresh_from_db()
+    return _with_status(outcome, channel.status)
+
+
+def _summarise(channel: Channel, model: str, results) -> ChannelTestResult:
+    passed = [r for r in results if r.ok]
+    if not results:
+        return ChannelTestResult(channel.pk, model, False, 0, "no key to test", (),
+                                 channel.status)
+    if passed:
+        return ChannelTestResult(channel.pk, model, True, min(r.response_ms for r in passed),
+                                 "", tuple(results), channel.status)
+    worst = max(results, key=lambda r: r.response_ms)
+    return ChannelTestResult(channel.pk, model, False, worst.response_ms, worst.error,
+                             tuple(results), channel.status)
+
+
+def _with_status(outcome: ChannelTestResult, status: str) -> ChannelTestResult:
+    return ChannelTestResult(outcome.channel_id, outcome.model, outcome.ok,
+                             outcome.response_ms, outcome.error, outcome.keys, status)
+
+
+def _record_key_results(keys, results) -> None:
+    from billing import options
+
+    now = timezone.now()
+    auto_disable, auto_enable = (options.get("auto_disable_enabled"),
+                                 options.get("auto_enable_enabled"))
+    for key, result in zip(keys, results, strict=True):
+        ChannelKey.objects.filter(pk=key.pk).update(
+            tested_at=now, response_ms=result.response_ms, last_error=result.error[:500])
+        if result.key_invalid and auto_disable and key.status == KeyStatus.ENABLED:
+            set_key_status(key, KeyStatus.AUTO_DISABLED,
+                           f"test failed ({result.status}): {result.error}", automatic=True)
+        elif result.ok and auto_enable and key.status == KeyStatus.AUTO_DISABLED:
+            set_key_status(key, KeyStatus.ENABLED, "passed a test", automatic=True)
+
+
+def _apply_outcome(channel: Channel, outcome: ChannelTestResult, opts: dict) -> None:
+    limit = int(opts["channel_disable_latency_ms"])
+    slow = outcome.ok and limit > 0 and outcome.response_ms > limit
+    channel.refresh_from_db(fields=["status"])
+    if slow and channel.status == ChannelStatus.ENABLED and opts["auto_disable_enabled"]:
+        set_channel_status(channel, ChannelStatus.AUTO_DISABLED,
+                           f"test took {outcome.response_ms} ms (limit {limit} ms)",
+                           automatic=True)
+    elif (outcome.ok and not slow and channel.status == ChannelStatus.AUTO_DISABLED
+          and opts["auto_enable_enabled"]):
+        set_channel_status(channel, ChannelStatus.ENABLED,
+                           f"passed a test in {outcome.response_ms} ms", automatic=True)
+
+
+# ---- balances -----------------------------------------------------------------------------
+def supports_balance(channel: Channel) -> bool:
+    """Whether the channel's provider has a balance API the adaptor knows."""
+    from relay.adaptors.registry import get_adaptor
+
+    key = channel.keys.exclude(status=KeyStatus.DISABLED).first()
+    if key is None:
+        return False
+    return get_adaptor(channel.type).balance_request(channel_spec(channel, key)) is not None
+
+
+def refresh_balance(channel: Channel) -> Decimal | None:
+    """Query the provider's balance API with the channel's first usable key and store the
+    amount (and its currency) on the channel. Returns None when the provider has no
+    balance API; raises ChannelError when the query fails. Crossing below the channel's
+    balance_threshold writes a log row and warns the operator once."""
+    from relay.adaptors.base import RelayError
+
+    from . import probe
+
+    key = channel.keys.exclude(status=KeyStatus.DISABLED).first()
+    if key is None:
+        raise ChannelError(f"channel {channel.name} has no usable key")
+    try:
+        balance = probe.run(probe.fetch_balance(channel_spec(channel, key)))
+    except RelayError as exc:
+        raise ChannelError(f"balance of channel {channel.name}: {exc.message}") from exc
+    if balance is None:
+        return None
+    amount = Decimal(str(balance.amount)).quantize(Decimal("0.0001"))
+    previous = channel.balance
+    Channel.objects.filter(pk=channel.pk).update(
+        balance=amount, balance_currency=balance.currency, balance_updated_at=timezone.now())
+    channel.balance, channel.balance_currency = amount, balance.currency
+    threshold = channel.balance_threshold
+    if threshold is not None and amount < threshold and (previous is None or
+                                                         previous >= threshold):
+        _event(channel.pk, f"channel {channel.name} balance is low",
+               f"{amount} {balance.currency} left (warning below {threshold})", "low_balance")
+    return amount
+
+
+def notify(event: str, subject: str, message: str, channel_id: int | None = None) -> None:
+    """Tell the operator (email and webhook) off the caller's path; see channels_app.notify."""
+    from . import notify as notifier
+
+    notifier.send_later(event, subject, message, channel_id)

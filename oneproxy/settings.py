@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,13 +52,16 @@ SECURE_PROXY_SSL_HEADER = (
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "oneproxy.admin_apps.OneProxyAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "oneproxy",
     "billing",
@@ -236,3 +240,50 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="oneproxy@localhost")
 # In embedded mode the periodic jobs run in the server process; tests turn this off.
 RUN_EMBEDDED_JOBS = env.bool("RUN_EMBEDDED_JOBS", default=True)
+
+# --- Management API (/api/) and One API import ------------------------------------------
+# Swagger UI assets come from drf-spectacular-sidecar, so /api/docs/ works offline.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OneProxy management API",
+    "DESCRIPTION": "Users, groups, channels, tokens, prices, redemptions, logs and options.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "UserStatusEnum": "billing.models.UserStatus",
+        "TokenStatusEnum": "billing.models.TokenStatus",
+        "RedemptionStatusEnum": "billing.models.RedemptionStatus",
+        "ChannelStatusEnum": "channels_app.models.ChannelStatus",
+    },
+}
+# One API stores raw bcrypt hashes; imported users keep their passwords. Django re-hashes
+# them with the first (default) hasher on the next successful login.
+PASSWORD_HASHERS = [
+    *global_settings.PASSWORD_HASHERS,
+    "oneproxy.importers.hashers.OneAPIBcryptPasswordHasher",
+]
+
+# --- Relay (/v1) tuning: owned by the relay ------------------------------------------------
+# Upstream connection pool size per server process.
+RELAY_MAX_CONNECTIONS = env.int("RELAY_MAX_CONNECTIONS", default=1000)
+# With Redis, how often (ms) a process re-reads the cache topic versions; 0 = every request.
+RELAY_CACHE_CHECK_MS = env.int("RELAY_CACHE_CHECK_MS", default=0)
+# Where prometheus-client keeps per-process metric files when several workers serve.
+# Empty = DATA_DIR/metrics/<id of the serving process group>.
+METRICS_MULTIPROC_DIR = env.str("METRICS_MULTIPROC_DIR", default="")
+
+# --- Channel health and housekeeping jobs: owned by the health helper ----------------------
+# A cooled-down channel (or model on it) is routed around this long before its first
+# retest; each failed retest doubles the pause up to HEALTH_COOLDOWN_MAX (seconds).
+HEALTH_COOLDOWN_SECONDS = env.int("HEALTH_COOLDOWN_SECONDS", default=120)
+HEALTH_COOLDOWN_MAX = env.int("HEALTH_COOLDOWN_MAX", default=1800)
+HEALTH_RETEST_INTERVAL = env.int("HEALTH_RETEST_INTERVAL", default=30)  # seconds
+CHANNEL_TEST_CONCURRENCY = env.int("CHANNEL_TEST_CONCURRENCY", default=4)
+CHANNEL_TEST_TIMEOUT = env.float("CHANNEL_TEST_TIMEOUT", default=30.0)
+# Token expiry/exhaustion and daily usage rollups (seconds); log retention runs hourly.
+HOUSEKEEPING_INTERVAL = env.int("HOUSEKEEPING_INTERVAL", default=300)
+LOG_RETENTION_INTERVAL = env.int("LOG_RETENTION_INTERVAL", default=3600)
+LOG_RETENTION_BATCH = env.int("LOG_RETENTION_BATCH", default=5000)

@@ -1,0 +1,80 @@
+"""Where background work runs: Celery when REDIS_URL is set, threads in embedded mode.
+
+In embedded mode Celery runs tasks eagerly in the caller's thread; `submit` moves such
+work to a small thread pool instead, and `fan_out` bounds how many run at once. Both run
+`task.run`, i.e. the same function a Celery worker would.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from django.conf import settings
+from django.db import close_old_connections
+
+logger = logging.getLogger(__name__)
+
+_pool: ThreadPoolExecutor | None = None
+_pending: set[Future] = set()
+_lock = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="oneproxy-bg")
+        return _pool
+
+
+def run_here(task, *args):
+    """Run a task's body in this thread with fresh database connections; errors are
+    logged, not raised (a background job has nobody to raise to)."""
+    close_old_connections()
+    try:
+        return task.run(*args)
+    except Exception:  # noqa: BLE001
+        logger.exception("background job failed", extra={"task": task.name})
+        return None
+    finally:
+        close_old_connections()
+
+
+def submit(task, *args) -> None:
+    """Run `task(*args)` in the background, never in the caller's thread."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        task.delay(*args)
+        return
+    future = _background().submit(run_here, task, *args)
+    with _lock:
+        _pending.add(future)
+    future.add_done_callback(lambda f: _pending.discard(f))
+
+
+def fan_out(task, arg_lists: list[tuple], limit: int) -> int:
+    """One task per argument tuple, at most `limit` at a time; returns how many.
+
+    With Celery each becomes a message (the task itself takes one of `limit` slots, see
+    tasks.test_channel_task); in embedded mode a pool of `limit` threads runs them and
+    this call returns when all have finished.
+    """
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        for args in arg_lists:
+            task.delay(*args)
+        return len(arg_lists)
+    if limit <= 1 or len(arg_lists) <= 1:
+        for args in arg_lists:
+            run_here(task, *args)
+        return len(arg_lists)
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="oneproxy-fan") as pool:
+        list(pool.map(lambda args: run_here(task, *args), arg_lists))
+    return len(arg_lists)
+
+
+def wait_idle(timeout: float = 10.0) -> None:
+    """Wait for the work `submit` started in this process (tests, graceful shutdown)."""
+    with _lock:
+        pending = list(_pending)
+    wait(pending, timeout=timeout)
