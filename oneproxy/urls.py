@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from . import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language for the admin switch
     path("admin/", admin.site.urls),
+    path("api/", include("oneproxy.api.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Importers from other gateways' databases (One API and New API)."""
