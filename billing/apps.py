@@ -7,4 +7,12 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        from . import signals  # noqa: F401  (cache invalidation on every change)
+        from oneproxy import lifecycle
+
+        # signals: cache invalidation on every change; tasks: the periodic quota flush
+        from . import signals, tasks  # noqa: F401
+        from .quota import hooks
+
+        # Quota: live balances dropped on edits and top-ups, a flush on shutdown.
+        hooks.connect()
+        lifecycle.on_shutdown(tasks.flush_on_shutdown)

@@ -84,6 +84,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The only middleware on the API fast path (/v1, probes): see oneproxy/asgi.py.
+FAST_PATH_MIDDLEWARE = ["oneproxy.middleware.RequestIdMiddleware"]
+
 ROOT_URLCONF = "oneproxy.urls"
 ASGI_APPLICATION = "oneproxy.asgi.application"
 WSGI_APPLICATION = None

@@ -1,5 +1,6 @@
 from .access import AccessToken
 from .accounts import Group, User, UserRole, UserStatus, default_group_id
+from .flush import FlushBatch
 from .ledger import Log, LogType, Redemption, RedemptionStatus
 from .options import Option
 from .prices import Price
@@ -9,6 +10,7 @@ from .usage import DailyUsage
 __all__ = [
     "AccessToken",
     "DailyUsage",
+    "FlushBatch",
     "Group",
     "Log",
     "LogType",

@@ -1,0 +1,166 @@
+"""Quota counters for the hot path (see notes/interfaces.md).
+
+Live balances of tokens and users move atomically in Redis (Lua) when REDIS_URL is set,
+else in this process under a lock. Every move is also recorded as a pending delta, so a
+live balance always equals `database value + pending deltas`; billing.buffer flushes the
+deltas and the queued log rows to the database exactly once. A balance is seeded from the
+database on first use (one query), so a warm call makes no database query. Admin edits,
+top-ups and redemptions drop the live balance (billing.quota.hooks) and the very next call
+reseeds it.
+"""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from . import rows
+from .base import InsufficientQuota, QuotaUnavailable, Reservation
+from .memory import MemoryBackend
+from .seed import BALANCE_FIELD, TOKEN, USER, read_seeds
+
+__all__ = [
+    "InsufficientQuota",
+    "QuotaUnavailable",
+    "Reservation",
+    "flush",
+    "forget_token",
+    "forget_user",
+    "pending_log_count",
+    "refund",
+    "remaining",
+    "reserve",
+    "settle",
+]
+
+SEED_ATTEMPTS = 20
+_memory = MemoryBackend()
+_redis_backends: dict = {}
+
+
+def get_backend():
+    """The Redis backend when settings.REDIS_URL is set, else the in-process one."""
+    url = settings.REDIS_URL
+    if not url:
+        return _memory
+    if url not in _redis_backends:
+        from .redis_backend import RedisBackend
+
+        _redis_backends[url] = RedisBackend(url)
+    return _redis_backends[url]
+
+
+def reset_memory_backend() -> None:
+    """Tests only: forget every in-process balance, delta and row."""
+    global _memory
+    _memory = MemoryBackend()
+
+
+async def _with_seeding(call, backend):
+    from .base import NeedSeed
+
+    for _attempt in range(SEED_ATTEMPTS):
+        try:
+            return await call()
+        except NeedSeed as need:
+            gen, batch_ids = await backend.snapshot()
+            seeds = await sync_to_async(read_seeds)(need.keys, batch_ids)
+            await backend.install(gen, seeds)
+    raise QuotaUnavailable("quota counters kept moving while seeding; try again")
+
+
+def _check(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+async def reserve(token_id: int, user_id: int, amount: int, *, unlimited_token: bool):
+    """Take `amount` from the token (unless unlimited) and the user, both or neither.
+
+    Returns a Reservation; raises InsufficientQuota (scope "token" checked first) when
+    either balance is below `amount`. `amount` may be 0."""
+    _check("amount", amount)
+    backend = get_backend()
+    await _with_seeding(
+        lambda: backend.reserve(token_id, user_id, amount, unlimited_token), backend
+    )
+    return Reservation(token_id, user_id, amount, unlimited_token)
+
+
+def _row(reservation: Reservation, log: dict, channel_id: int | None, default_type: str):
+    log = {k: v for k, v in log.items() if k != "quota"}
+    log.setdefault("type", default_type)
+    if not {"user", "user_id"} & set(log):
+        log["user_id"] = reservation.user_id
+    if not {"token", "token_id"} & set(log):
+        log["token_id"] = reservation.token_id
+    if channel_id and not {"channel", "channel_id"} & set(log):
+        log["channel_id"] = channel_id
+    return rows.encode_row(log)
+
+
+async def settle(reservation: Reservation, actual: int, *, channel_id: int | None, log: dict):
+    """Charge `actual` instead of the reserved amount and queue the log row.
+
+    The extra over the reservation is clamped so no balance goes below zero; returns the
+    quota really charged, which is also the log row's `quota`. Adds the charge to the
+    token's, user's and channel's used quota and 1 to the user's request count, all in one
+    atomic step. Raises ValueError on a negative `actual` or an unknown log field."""
+    _check("actual", actual)
+    row = _row(reservation, log, channel_id, "consume")
+    backend = get_backend()
+    now = rows.now_ms()
+    return await _with_seeding(
+        lambda: backend.settle(reservation, actual, channel_id, row, now), backend
+    )
+
+
+async def refund(reservation: Reservation, *, log: dict) -> None:
+    """Give the whole reservation back and queue the (failure) log row with quota 0."""
+    row = _row(reservation, log, log.get("channel_id"), "error")
+    await get_backend().refund(reservation, row, rows.now_ms())
+
+
+async def remaining(token_id: int, user_id: int) -> tuple[int, int]:
+    """The live (token, user) balances, seeding them if needed."""
+    backend = get_backend()
+    return await _with_seeding(lambda: backend.remaining(token_id, user_id), backend)
+
+
+def forget_token(token_id: int) -> None:
+    """Drop a token's live balance: the next call reseeds it from the database (plus the
+    deltas not yet flushed). Call it after changing Token.remain_quota with update()."""
+    get_backend().forget(TOKEN, token_id)
+
+
+def forget_user(user_id: int) -> None:
+    """Like forget_token, for User.quota."""
+    get_backend().forget(USER, user_id)
+
+
+def pending_balance_delta(kind: str, entity_id: int) -> int:
+    """Sync: the deltas of a balance (TOKEN or USER) not yet in the database, read
+    consistently with the FlushBatch ledger. An absolute edit of the balance column saves
+    `value - pending`, so once the flush lands the database holds exactly `value`."""
+    from billing.models import FlushBatch
+
+    backend = get_backend()
+    name = rows.field(BALANCE_FIELD[kind], entity_id)
+    for _attempt in range(SEED_ATTEMPTS):
+        gen, batch_ids = backend.snapshot_sync()
+        applied = set(FlushBatch.objects.filter(pk__in=batch_ids).values_list("pk", flat=True))
+        total = backend.pending_sum(name, [b for b in batch_ids if b not in applied], gen)
+        if total is not None:
+            return total
+    raise QuotaUnavailable("quota counters kept moving; try the edit again")
+
+
+def flush():
+    """Apply the queued deltas and log rows to the database exactly once (sync).
+    Returns a billing.buffer.FlushResult."""
+    from billing.buffer import flush_backend
+
+    return flush_backend(get_backend())
+
+
+def pending_log_count() -> int:
+    """Log rows queued and not yet in the database."""
+    return get_backend().pending_log_count()
