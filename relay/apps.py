@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class RelayConfig(AppConfig):
     name = "relay"
     verbose_name = "Relay"
+
+    def ready(self):
+        from oneproxy import lifecycle
+        from relay import client, metrics
+
+        lifecycle.on_startup(metrics.remove_stale_dirs)
+        lifecycle.on_shutdown(client.close_clients)
+        lifecycle.on_shutdown(metrics.mark_process_dead)

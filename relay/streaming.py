@@ -1,0 +1,131 @@
+"""Streaming responses: upstream bytes go to the client as they arrive, never buffered.
+
+SSE streams pass through the adaptor's converter (which counts usage event by event and
+turns a cut or malformed upstream into one OpenAI-shaped error event). Other bodies
+(audio, text transcripts) are copied chunk by chunk. The upstream is closed and the
+request settled in a `finally`, so a client disconnect closes the upstream at once and
+still bills what was produced. An idle upstream (no bytes for RELAY_STREAM_IDLE_TIMEOUT)
+ends the stream with an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from channels_app import health
+from relay import metrics
+from relay.adaptors.base import Usage
+from relay.errors import RelayError
+from relay.pipeline import Exchange, settle
+from relay.sse import SSEOverflow, SSEParser
+
+_settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
+
+
+def stream_response(ex: Exchange, upstream: httpx.Response) -> StreamingHttpResponse:
+    """The client response for an open upstream stream (SSE or any other body)."""
+    content_type = upstream.headers.get("content-type", "application/octet-stream")
+    if "text/event-stream" in content_type and ex.req.body is not None:
+        adaptor = ex.channel.adaptor
+        converter = adaptor.stream_converter(
+            ex.req.model, ex.req.include_usage,
+            ex.channel.model_mapping.get(ex.req.model) or ex.req.model, endpoint=ex.req.endpoint)
+        response = StreamingHttpResponse(sse_body(ex, upstream, converter),
+                                         content_type="text/event-stream")
+    else:
+        response = StreamingHttpResponse(raw_body(ex, upstream), content_type=content_type)
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # tell nginx not to buffer the stream
+    return response
+
+
+async def _chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """Upstream body chunks; a gap longer than the idle timeout raises TimeoutError."""
+    idle = settings.RELAY_STREAM_IDLE_TIMEOUT
+    iterator = upstream.aiter_bytes().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        yield chunk
+
+
+async def sse_body(ex: Exchange, upstream: httpx.Response, converter) -> AsyncIterator[bytes]:
+    """Converted SSE bytes for the client; settles in `finally`."""
+    parser = SSEParser()
+    metrics.OPEN_STREAMS.inc()
+    try:
+        async for chunk in _chunks(upstream):
+            for event in parser.feed(chunk):
+                for out in converter.feed(event):
+                    yield out
+        for event in parser.flush():
+            for out in converter.feed(event):
+                yield out
+        for out in converter.finish():
+            yield out
+    except (httpx.HTTPError, SSEOverflow, TimeoutError) as exc:
+        for out in converter.abort(stream_failure(exc)):
+            yield out
+    finally:
+        metrics.OPEN_STREAMS.dec()
+        await _finish(ex, upstream, converter.usage, converter.error, converter.done)
+
+
+async def raw_body(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """Upstream bytes copied as they come (speech audio, text transcripts)."""
+    metrics.OPEN_STREAMS.inc()
+    error = None
+    try:
+        async for chunk in _chunks(upstream):
+            yield chunk
+    except (httpx.HTTPError, TimeoutError) as exc:
+        error = stream_failure(exc)
+    finally:
+        metrics.OPEN_STREAMS.dec()
+        usage = Usage(ex.req.prompt_tokens, 0, 0, estimated=True)
+        await _finish(ex, upstream, usage, error, error is None)
+
+
+def stream_failure(exc: Exception) -> RelayError:
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return RelayError(504, "upstream_timeout", "upstream stream went idle", retryable=True)
+    if isinstance(exc, SSEOverflow):
+        return RelayError(502, "bad_upstream_response", str(exc), retryable=True)
+    return RelayError(502, "stream_interrupted", "upstream closed the stream early",
+                      retryable=True)
+
+
+async def _finish(ex: Exchange, upstream: httpx.Response, usage: Usage,
+                  error: RelayError | None, done: bool) -> None:
+    """Close the upstream, then bill what was produced and report health, shielded from a
+    second cancellation (the client may be gone)."""
+    task = asyncio.ensure_future(_close_and_settle(ex, upstream, usage, error, done))
+    _settling.add(task)
+    task.add_done_callback(_settling.discard)
+    await asyncio.shield(task)
+
+
+async def _close_and_settle(ex: Exchange, upstream: httpx.Response, usage: Usage,
+                            error: RelayError | None, done: bool) -> None:
+    await upstream.aclose()
+    if not usage.prompt_tokens:
+        usage.prompt_tokens = ex.req.prompt_tokens
+    if error is None and not done:
+        message = "client disconnected"
+        status = 499  # nginx's "client closed request": billed, not an upstream fault
+    else:
+        message = f"{error.code}: {error.message}" if error else ""
+        status = error.status if error else 200
+    await settle(ex, usage, status=status, error=message)
+    if ex.channel is not None and status != 499:
+        await health.report(ex.channel.id, ex.key_id, ex.req.model, ok=error is None,
+                            status=error.upstream_status or error.status if error else None,
+                            error_code=error.code if error else "")

@@ -1,0 +1,103 @@
+"""Factories and assertions shared by the relay tests (plain functions, real rows)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+from asgiref.sync import sync_to_async
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
+
+
+def make_group(name: str = "default", ratio: str = "1"):
+    from billing.models import Group
+
+    return Group.objects.update_or_create(name=name, defaults={"ratio": Decimal(ratio)})[0]
+
+
+def make_user(username: str = "alice", *, quota: int = 5_000_000, group: str = "default",
+              **fields):
+    from billing.models import User
+
+    return User.objects.create_user(username=username, password="pw-0123456789-" + username,
+                                    quota=quota, group=make_group(group), **fields)
+
+
+def make_token(user, name: str = "app", **fields) -> tuple[object, str]:
+    from billing.services import create_token
+
+    fields.setdefault("remain_quota", 1_000_000)
+    return create_token(user, name, **fields)
+
+
+def make_channel(url: str, *, name: str = "ch", models=("gpt-4o-mini",), groups=("default",),
+                 type: str = "openai", key: str = "sk-upstream-secret-0001", priority: int = 0,
+                 weight: int = 1, **fields):
+    from channels_app.models import Channel, ChannelKey
+
+    channel = Channel.objects.create(type=type, name=name, base_url=url,
+                                     model_names=list(models), priority=priority,
+                                     weight=weight, **fields)
+    ChannelKey.objects.create(channel=channel, key=key)
+    channel.groups.set([make_group(g) for g in groups])
+    return channel
+
+
+def make_price(model: str = "gpt-4o-mini", input: str = "1", output: str = "2", **fields):
+    from billing.models import Price
+
+    return Price.objects.update_or_create(
+        model=model, defaults={"input_price": Decimal(input), "output_price": Decimal(output),
+                               **fields})[0]
+
+
+def setup_world(url: str, **channel_fields):
+    """A priced model, one channel at `url`, a user with quota and a token: (user, key)."""
+    make_price()
+    make_channel(url, **channel_fields)
+    user = make_user()
+    _token, key = make_token(user)
+    return user, key
+
+
+def auth(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def post(client, path: str, body, key: str | None = None, headers=None, **extra):
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    headers = {**(auth(key) if key else {}), **(headers or {})}
+    return await client.post(path, data=data, content_type=extra.pop("content_type",
+                             "application/json"), headers=headers, **extra)
+
+
+async def read_stream(response) -> bytes:
+    assert response.streaming and response.is_async, "the body must be an async stream"
+    return b"".join([chunk async for chunk in response.streaming_content])
+
+
+def sse_payloads(raw: bytes) -> list[bytes]:
+    return [line[6:] for line in raw.split(b"\n") if line.startswith(b"data: ")]
+
+
+def error_of(response) -> dict:
+    body = orjson.loads(response.content)
+    assert set(body["error"]) == {"message", "type", "code", "param"}, body
+    return body["error"]
+
+
+@sync_to_async
+def flushed_logs():
+    """Flush queued billing and return every Log row, oldest first."""
+    from billing import quota
+    from billing.models import Log
+
+    quota.flush()
+    return list(Log.objects.order_by("pk"))
+
+
+@sync_to_async
+def refresh(obj):
+    obj.refresh_from_db()
+    return obj

@@ -1,0 +1,164 @@
+"""The /v1 endpoints: plain `async def` Django views, one code path for all of them.
+
+Why not DRF/adrf views: their request wrapping, content negotiation and renderers cost
+more per request than this whole admission path, and DRF's authentication and throttle
+classes are synchronous (a thread hop or a database read each). The policies here read
+only the in-process snapshot; errors are OpenAI-shaped; RequestIdMiddleware adds
+X-Request-Id to every response.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import orjson
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from billing import quota
+from relay import auth, errors, metrics, pipeline, schemas
+from relay.adaptors.base import Endpoint
+from relay.errors import RelayError, error_response
+from relay.snapshot import snapshot
+
+logger = logging.getLogger(__name__)
+JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
+
+
+def endpoint_view(endpoint: Endpoint):
+    """The view serving `POST /v1/<endpoint.path>`."""
+
+    async def view(request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return error_response(errors.method_not_allowed(request.method, request.path))
+        return await _respond(request, endpoint, _relay)
+
+    view.__name__ = f"relay_{endpoint.value}"
+    return csrf_exempt(view)
+
+
+async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> HttpResponse:
+    """Run `handler`, turning any failure into an OpenAI error; record metrics."""
+    started = time.perf_counter()
+    request.relay_model = "-"
+    try:
+        response = await handler(request, endpoint, started, *args)
+    except RelayError as err:
+        response = error_response(err)
+    except quota.QuotaUnavailable:
+        response = error_response(errors.gateway(503, "quota_unavailable",
+                                                 "Quota service busy; retry shortly."))
+    except Exception:
+        logger.exception("relay failed")
+        response = error_response(errors.internal_error())
+    metrics.REQUESTS.labels(endpoint.value, request.relay_model,
+                            str(response.status_code)).inc()
+    metrics.LATENCY.labels(endpoint.value).observe(time.perf_counter() - started)
+    return response
+
+
+async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> HttpResponse:
+    snapshot.refresh()
+    principal, pinned_id = await auth.authenticate(request.META)
+    req = read_request(request, endpoint)
+    auth.check_model(principal, req.model)
+    table = await snapshot.routing()
+    pinned = None
+    if pinned_id is not None:
+        pinned = table.channels.get(pinned_id)
+        if pinned is None:
+            raise errors.pinned_channel_unavailable(pinned_id)
+    elif not table.candidates(principal.group, req.model):
+        raise errors.no_channel(principal.group, req.model,
+                                table.unavailable_hint(principal.group, req.model))
+    request.relay_model = req.model
+    options = await snapshot.options()
+    price = pipeline.price_for(req.model, await snapshot.prices(), options)
+    if price is None:
+        raise errors.model_not_priced(req.model)
+    ex = pipeline.Exchange(getattr(request, "request_id", ""), started,
+                           request.META.get("REMOTE_ADDR", ""), principal, req, price)
+    amount = pipeline.estimate_quota(ex, options["pre_consume_tokens"])
+    try:
+        ex.reservation = await quota.reserve(principal.token_id, principal.user_id, amount,
+                                             unlimited_token=principal.unlimited)
+    except quota.InsufficientQuota as exc:
+        raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
+    return await pipeline.run(ex, table, pinned, options["retry_times"])
+
+
+def read_request(request: HttpRequest, endpoint: Endpoint) -> schemas.RelayRequest:
+    """The validated body; 413 over MAX_REQUEST_BODY_MB, 415 for a wrong content type."""
+    limit_mb = settings.MAX_REQUEST_BODY_MB
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > limit_mb << 20:
+        raise errors.body_too_large(limit_mb)
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise errors.body_too_large(limit_mb) from None
+    if len(raw) > limit_mb << 20:
+        raise errors.body_too_large(limit_mb)
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if endpoint.is_multipart:
+        try:
+            return schemas.parse_multipart(endpoint, raw, request.META, content_type,
+                                           request.upload_handlers)
+        except SuspiciousOperation as exc:
+            raise errors.bad_request(str(exc), code="invalid_multipart") from None
+    if content_type.partition(";")[0].strip().lower() not in JSON_TYPES:
+        raise errors.unsupported_media_type(content_type, "application/json")
+    return schemas.parse_json(endpoint, raw)
+
+
+# ---- models --------------------------------------------------------------------------
+
+async def _visible_models(request: HttpRequest) -> dict[str, dict]:
+    """Model objects this token and its owner's group may use, by id."""
+    snapshot.refresh()
+    principal, _pinned = await auth.authenticate(request.META)
+    table = await snapshot.routing()
+    out = {}
+    for model in table.models_by_group.get(principal.group, ()):
+        if principal.allowed_models and model not in principal.allowed_models:
+            continue
+        owner = table.candidates(principal.group, model)[0][0].provider
+        out[model] = {"id": model, "object": "model", "created": 0, "owned_by": owner}
+    return out
+
+
+async def _list(request: HttpRequest, endpoint: Endpoint, started: float) -> HttpResponse:
+    models = await _visible_models(request)
+    body = {"object": "list", "data": list(models.values())}
+    return HttpResponse(orjson.dumps(body), content_type="application/json")
+
+
+async def _retrieve(request: HttpRequest, endpoint: Endpoint, started: float,
+                    model_id: str) -> HttpResponse:
+    models = await _visible_models(request)
+    if model_id not in models:
+        raise errors.model_not_found(model_id)
+    return HttpResponse(orjson.dumps(models[model_id]), content_type="application/json")
+
+
+@csrf_exempt
+async def list_models(request: HttpRequest) -> HttpResponse:
+    if request.method != "GET":
+        return error_response(errors.method_not_allowed(request.method, request.path))
+    return await _respond(request, Endpoint.models, _list)
+
+
+@csrf_exempt
+async def retrieve_model(request: HttpRequest, model_id: str) -> HttpResponse:
+    if request.method != "GET":
+        return error_response(errors.method_not_allowed(request.method, request.path))
+    return await _respond(request, Endpoint.models, _retrieve, model_id)
+
+
+@csrf_exempt
+async def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other /v1 path: 404 in the OpenAI shape."""
+    return error_response(errors.not_found(request.path))
