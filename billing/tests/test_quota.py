@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from billing import quota
 from billing.models import Log, Token, TokenStatus, User
@@ -213,5 +214,6 @@ def test_many_threads_and_tasks_never_overdraw():
         t.start()
     for t in threads:
         t.join()
+    asyncio.run(sync_to_async(connections.close_all)())  # the seeding thread's connection
     assert len(ok) == 100 and sum(ok) == 700
     assert asyncio.run(quota.remaining(token.pk, user.pk)) == (0, 9300)
