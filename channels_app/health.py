@@ -305,7 +305,8 @@ async def report(channel_id: int, key_id: int | None, model: str, *, ok: bool,
         if index is None:
             return
         scope_model = "" if index == 0 else model
-        if _active_entry(channel_id, scope_model) is None:
+        if _active_entry(channel_id, "") is None and \
+                _active_entry(channel_id, scope_model) is None:
             total, errors = counts[index]
             reason = _reason(errors, total, status, error_code, message)
             await _start_cooling_async(channel_id, scope_model, reason)

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import close_old_connections
+
+from oneproxy import cachebus
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +84,39 @@ def wait_idle(timeout: float = 10.0) -> None:
     with _lock:
         pending = list(_pending)
     wait(pending, timeout=timeout)
+
+
+# KEYS[1]: a sorted set of lease holders. ARGV: now, limit, lease seconds, holder id.
+# Leases of crashed workers fall out after `lease` seconds, so a slot is never lost.
+_ACQUIRE_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  return 1
+end
+return 0
+"""
+SLOT_PREFIX = "oneproxy:slots:"
+
+
+@contextmanager
+def slot(name: str, limit: int, lease: float) -> Iterator[bool]:
+    """Take one of `limit` slots named `name` across all Celery workers; yields whether
+    it got one. Without Redis (embedded) the caller's thread pool is the bound: True."""
+    client = cachebus.redis_client()
+    if client is None:
+        yield True
+        return
+    holder = uuid.uuid4().hex
+    key = SLOT_PREFIX + name
+    got = bool(client.eval(_ACQUIRE_LUA, 1, key, time.time(), max(1, limit), lease, holder))
+    try:
+        yield got
+    finally:
+        if got:
+            client.zrem(key, holder)
+
+
+def slots_in_use(name: str) -> int:
+    client = cachebus.redis_client()
+    return 0 if client is None else int(client.zcard(SLOT_PREFIX + name))

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 import httpx
+import orjson
 from django.conf import settings
 
 from relay.adaptors.base import Balance, ChannelSpec, Endpoint, RelayError
@@ -62,9 +63,10 @@ async def _probe(client: httpx.AsyncClient, key_id: int, spec: ChannelSpec, mode
         return KeyTestResult(key_id, False, 0, "provider has no chat endpoint to test")
     started = time.perf_counter()
     try:
-        await adaptor.complete(client, spec, Endpoint.chat_completions,
-                               body=test_body(model, prompt), raw_body=b"",
-                               requested_model=model)
+        body = test_body(model, prompt)
+        # Adaptors that need no conversion forward the raw bytes, so send both forms.
+        await adaptor.complete(client, spec, Endpoint.chat_completions, body=body,
+                               raw_body=orjson.dumps(body), requested_model=model)
     except RelayError as exc:
         return KeyTestResult(key_id, False, _ms(started), exc.message[:500],
                              exc.upstream_status or exc.status, exc.disable_key)
