@@ -8,7 +8,7 @@ from rest_framework import serializers
 from billing.models import Group
 from billing.models.accounts import DEFAULT_GROUP
 from channels_app.models import Channel, ChannelKey, ChannelStatus, validate_model_mapping
-from channels_app.services import rebuild_routing
+from channels_app.services import rebuild_routing, set_channel_status
 from relay.adaptors.registry import PROVIDER_CHOICES
 
 MASK = "****"
@@ -54,10 +54,12 @@ class ChannelSerializer(serializers.ModelSerializer):
         model = Channel
         fields = ["id", "type", "name", "base_url", "config", "models", "model_mapping",
                   "groups", "priority", "weight", "status", "status_reason", "test_model",
-                  "tested_at", "response_ms", "balance", "balance_updated_at",
-                  "balance_threshold", "used_quota", "tag", "created_at", "keys", "masked_keys"]
+                  "tested_at", "response_ms", "balance", "balance_currency",
+                  "balance_updated_at", "balance_threshold", "used_quota", "tag", "created_at",
+                  "keys", "masked_keys"]
         read_only_fields = ["status_reason", "tested_at", "response_ms", "balance",
-                            "balance_updated_at", "used_quota", "created_at"]
+                            "balance_currency", "balance_updated_at", "used_quota",
+                            "created_at"]
         extra_kwargs = {"balance_threshold": {"coerce_to_string": False},
                         "balance": {"coerce_to_string": False}}
 
@@ -85,10 +87,10 @@ class ChannelSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(_("Give at least one non-empty key."))
         return keys
 
-    def validate(self, attrs):
-        if self.instance is None and "keys" not in attrs:
-            raise serializers.ValidationError({"keys": [_("This field is required.")]})
-        return attrs
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["keys"].required = self.instance is None  # a channel needs a key to serve
+        return fields
 
     @transaction.atomic
     def create(self, validated_data):
@@ -104,14 +106,23 @@ class ChannelSerializer(serializers.ModelSerializer):
     def update(self, instance, validated_data):
         keys = validated_data.pop("keys", None)
         groups = validated_data.pop("groups", None)
+        new_status = validated_data.pop("status", instance.status)
         for name, value in validated_data.items():
             setattr(instance, name, value)
         instance.save()  # the post_save signal rebuilds routing
+        if new_status != instance.status:
+            # The status service stores the reason, logs and notifies like the admin does.
+            set_channel_status(instance, new_status, _("changed through the API by %(user)s")
+                               % {"user": self._requester_name()})
         if groups is not None:
             instance.groups.set(groups)
         if keys is not None:
             replace_keys(instance, keys)
         return instance
+
+    def _requester_name(self) -> str:
+        request = self.context.get("request")
+        return request.user.username if request else "?"
 
 
 def replace_keys(channel: Channel, keys: list[str]) -> None:

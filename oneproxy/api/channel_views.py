@@ -1,18 +1,16 @@
 """Channels: CRUD, plus test-now and balance-refresh actions (channels_app.services)."""
 
 import dataclasses
-from decimal import Decimal
 
 import django_filters
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from channels_app import services as channel_services
-from channels_app.models import Channel
+from channels_app.models import Channel, ChannelStatus
 
 from .base import ModelViewSet
 from .channel_serializers import ChannelSerializer
@@ -32,27 +30,32 @@ class ChannelTestRequest(serializers.Serializer):
     model = serializers.CharField(required=False, help_text=_("Default: the test model."))
 
 
-class ChannelTestResponse(serializers.Serializer):
+class KeyTestSerializer(serializers.Serializer):
+    key_id = serializers.IntegerField()
     ok = serializers.BooleanField()
-    latency_ms = serializers.IntegerField(allow_null=True)
-    model = serializers.CharField(allow_blank=True)
+    response_ms = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
     status = serializers.IntegerField(allow_null=True, help_text=_("Upstream HTTP status."))
-    message = serializers.CharField(allow_blank=True)
-    channel_status = serializers.CharField()
+    key_invalid = serializers.BooleanField()
+
+
+class ChannelTestResponse(serializers.Serializer):
+    channel_id = serializers.IntegerField()
+    model = serializers.CharField()
+    ok = serializers.BooleanField()
+    response_ms = serializers.IntegerField(help_text=_("Latency of the test request."))
+    error = serializers.CharField(allow_blank=True)
+    keys = KeyTestSerializer(many=True)
+    status = serializers.ChoiceField(choices=ChannelStatus.choices,
+                                     help_text=_("The channel's status after the test."))
 
 
 class BalanceResponse(serializers.Serializer):
+    supported = serializers.BooleanField(help_text=_("False: the provider has no balance API."))
     balance = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True,
                                        coerce_to_string=False)
+    currency = serializers.CharField(allow_blank=True)
     balance_updated_at = serializers.DateTimeField(allow_null=True)
-
-
-def _jsonable(value):
-    if isinstance(value, Decimal):
-        return float(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 class ChannelViewSet(ModelViewSet):
@@ -72,24 +75,30 @@ class ChannelViewSet(ModelViewSet):
     @extend_schema(request=ChannelTestRequest, responses=ChannelTestResponse)
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        """Send one test request now; records the result and latency on the channel."""
+        """Send one test request through each key now; records result and latency, and may
+        auto-disable dead keys or re-enable an auto-disabled channel that passes."""
         channel = self.get_object()
         body = ChannelTestRequest(data=request.data)
         body.is_valid(raise_exception=True)
-        result = channel_services.test_channel(channel, model=body.validated_data.get("model"))
-        channel.refresh_from_db()
-        data = {k: _jsonable(v) for k, v in dataclasses.asdict(result).items()}
-        return Response({**data, "channel_status": channel.status})
+        try:
+            result = channel_services.test_channel(channel, model=body.validated_data.get("model"))
+        except channel_services.ChannelError as exc:
+            raise exceptions.ValidationError({"model": [str(exc)]}) from None
+        return Response(ChannelTestResponse(dataclasses.asdict(result)).data)
 
     @extend_schema(request=None, responses=BalanceResponse)
     @action(detail=True, methods=["post"])
     def balance(self, request, pk=None):
-        """Ask the provider for the account balance now (USD; null if unsupported)."""
+        """Ask the provider for the account balance now and store it on the channel."""
         channel = self.get_object()
-        balance = channel_services.refresh_balance(channel)
-        channel.refresh_from_db(fields=["balance", "balance_updated_at"])
-        return Response({
-            "balance": _jsonable(balance),
-            "balance_updated_at": _jsonable(channel.balance_updated_at or timezone.now()
-                                            if balance is not None else None),
-        })
+        try:
+            balance = channel_services.refresh_balance(channel)
+        except channel_services.ChannelError as exc:
+            raise exceptions.ValidationError([str(exc)]) from None
+        channel.refresh_from_db(fields=["balance", "balance_currency", "balance_updated_at"])
+        return Response(BalanceResponse({
+            "supported": balance is not None,
+            "balance": balance,
+            "currency": channel.balance_currency if balance is not None else "",
+            "balance_updated_at": channel.balance_updated_at if balance is not None else None,
+        }).data)

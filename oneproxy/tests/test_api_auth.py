@@ -8,7 +8,7 @@ from billing.models import AccessToken, Token, UserStatus
 from billing.services import create_token
 from conftest import make_user
 
-from .api_fixtures import anon_api, client_for, staff_api, user_api  # noqa: F401
+from .api_fixtures import client_for
 
 pytestmark = pytest.mark.django_db
 
