@@ -10,9 +10,11 @@ from asgiref.sync import sync_to_async
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
 
 
-def make_group(name: str = "default", ratio: str = "1"):
+def make_group(name: str = "default", ratio: str | None = None):
     from billing.models import Group
 
+    if ratio is None:
+        return Group.objects.get_or_create(name=name)[0]
     return Group.objects.update_or_create(name=name, defaults={"ratio": Decimal(ratio)})[0]
 
 
@@ -65,10 +67,10 @@ def auth(key: str) -> dict:
     return {"Authorization": f"Bearer {key}"}
 
 
-async def post(client, path: str, body, key: str | None = None, headers=None, **extra):
+async def post(http, path: str, body, key: str | None = None, headers=None, **extra):
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     headers = {**(auth(key) if key else {}), **(headers or {})}
-    return await client.post(path, data=data, content_type=extra.pop("content_type",
+    return await http.post(path, data=data, content_type=extra.pop("content_type",
                              "application/json"), headers=headers, **extra)
 
 
