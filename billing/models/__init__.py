@@ -1,6 +1,7 @@
 from .access import AccessToken
 from .accounts import Group, User, UserRole, UserStatus, default_group_id
 from .flush import FlushBatch
+from .imports import ImportedRecord
 from .ledger import Log, LogType, Redemption, RedemptionStatus
 from .options import Option
 from .prices import Price
@@ -12,6 +13,7 @@ __all__ = [
     "DailyUsage",
     "FlushBatch",
     "Group",
+    "ImportedRecord",
     "Log",
     "LogType",
     "Option",
