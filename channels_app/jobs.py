@@ -35,17 +35,20 @@ def _background() -> ThreadPoolExecutor:
         return _pool
 
 
-def run_here(task, *args):
-    """Run a task's body in this thread with fresh database connections; errors are
-    logged, not raised (a background job has nobody to raise to)."""
-    close_old_connections()
+def run_here(task, *args, own_thread: bool = True):
+    """Run a task's body in this thread; errors are logged, not raised (a background job
+    has nobody to raise to). In a worker thread (`own_thread`) database connections are
+    fresh before and closed after, as between requests."""
+    if own_thread:
+        close_old_connections()
     try:
         return task.run(*args)
     except Exception:  # noqa: BLE001
         logger.exception("background job failed", extra={"task": task.name})
         return None
     finally:
-        close_old_connections()
+        if own_thread:
+            close_old_connections()
 
 
 def submit(task, *args) -> None:
@@ -72,7 +75,7 @@ def fan_out(task, arg_lists: list[tuple], limit: int) -> int:
         return len(arg_lists)
     if limit <= 1 or len(arg_lists) <= 1:
         for args in arg_lists:
-            run_here(task, *args)
+            run_here(task, *args, own_thread=False)
         return len(arg_lists)
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="oneproxy-fan") as pool:
         list(pool.map(lambda args: run_here(task, *args), arg_lists))
