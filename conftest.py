@@ -87,3 +87,45 @@ def admin_user(db):
     return User.objects.create_user(
         username="root", password="root-pw-0123456789", role=UserRole.ROOT
     )
+
+
+# --- Admin personas (admin helper) ------------------------------------------------------
+@pytest.fixture
+def operator_user(db):
+    """An admin (not root): manages everything except other admins."""
+    from billing.models import UserRole
+
+    return make_user("operator", role=UserRole.ADMIN)
+
+
+@pytest.fixture
+def root_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def operator_client(client, operator_user):
+    client.force_login(operator_user)
+    return client
+
+
+@pytest.fixture
+def member_client(client, rich_user):
+    """A self-service user (not staff) logged into the admin."""
+    client.force_login(rich_user)
+    return client
+
+
+def make_channel(
+    name="ch", *, type="openai", models=("gpt-4o-mini",), groups=None, keys=1, **fields
+):
+    """A channel with `keys` enabled keys, in `groups` (default: the default group)."""
+    from billing.models import Group
+    from channels_app.models import Channel, ChannelKey
+
+    channel = Channel.objects.create(type=type, name=name, model_names=list(models), **fields)
+    for index in range(keys):
+        ChannelKey.objects.create(channel=channel, key=f"sk-upstream-{name}-{index:04d}-secret")
+    channel.groups.set(groups or [Group.objects.get_or_create(name="default")[0]])
+    return channel

@@ -1,0 +1,3 @@
+"""Billing admin: one module per area; importing them registers the model admins."""
+
+from . import ledger, prices, tokens, users  # noqa: F401
