@@ -9,8 +9,9 @@ class BillingConfig(AppConfig):
     def ready(self):
         from oneproxy import lifecycle
 
-        # signals: cache invalidation on every change; tasks: the periodic quota flush
-        from . import signals, tasks  # noqa: F401
+        # signals: cache invalidation on every change; tasks: the periodic quota flush;
+        # jobs: housekeeping (rollups, retention, token upkeep)
+        from . import jobs, signals, tasks  # noqa: F401
         from .quota import hooks
 
         # Quota: live balances dropped on edits and top-ups, a flush on shutdown.

@@ -7,4 +7,6 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  (register checks and routing upkeep)
+        # checks and routing upkeep register themselves; tasks register the periodic jobs
+        # (channel tests, retests, balances) for beat and the embedded scheduler.
+        from . import checks, signals, tasks  # noqa: F401
