@@ -112,7 +112,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         instance.save()  # the post_save signal rebuilds routing
         if new_status != instance.status:
             # The status service stores the reason, logs and notifies like the admin does.
-            set_channel_status(instance, new_status, _("changed through the API by %(user)s")
+            set_channel_status(instance, new_status, _("changed by %(user)s")
                                % {"user": self._requester_name()})
         if groups is not None:
             instance.groups.set(groups)
@@ -122,7 +122,7 @@ class ChannelSerializer(serializers.ModelSerializer):
 
     def _requester_name(self) -> str:
         request = self.context.get("request")
-        return request.user.username if request else "?"
+        return request.user.username if request else self.context.get("actor", "?")
 
 
 def replace_keys(channel: Channel, keys: list[str]) -> None:
