@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.admin.base import OperatorAdmin, ReadOnlyAdmin, quota_text
+from billing.admin.base import OperatorAdmin, ReadOnlyAdmin, is_operator, quota_text
 
 from . import services
 from .forms import ChannelForm, ChannelKeyForm
@@ -21,6 +21,12 @@ class ChannelKeyInline(admin.TabularInline):
     fields = ("key", "status", "status_reason", "tested_at", "response_ms", "last_error")
     readonly_fields = ("tested_at", "response_ms", "last_error")
 
+    # Role-based like every OneProxy admin, not Django's per-model permission rows.
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
 
 @admin.register(Channel)
 class ChannelAdmin(OperatorAdmin):
@@ -28,13 +34,13 @@ class ChannelAdmin(OperatorAdmin):
     inlines = (ChannelKeyInline,)
     list_display = (
         "name", "type", "status", "priority", "weight", "group_list", "keys_display",
-        "response_ms", "balance", "used_display", "tested_at", "tag",
+        "response_ms", "balance_display", "used_display", "tested_at", "tag",
     )  # fmt: skip
     list_filter = ("status", "type", "groups", "tag")
     search_fields = ("name", "tag", "base_url")
     list_select_related = False  # no foreign keys; groups are prefetched, keys annotated
     readonly_fields = (
-        "status_changed_at", "tested_at", "response_ms", "balance", "balance_updated_at",
+        "status_changed_at", "tested_at", "response_ms", "balance_display", "balance_updated_at",
         "used_display", "created_at",
     )  # fmt: skip
     fieldsets = (
@@ -45,8 +51,8 @@ class ChannelAdmin(OperatorAdmin):
         }),
         (_("Status"), {"fields": ("status", "status_reason", "status_changed_at", "new_keys")}),
         (_("Health and balance"), {"fields": (
-            "tested_at", "response_ms", "balance", "balance_threshold", "balance_updated_at",
-            "used_display", "created_at",
+            "tested_at", "response_ms", "balance_display", "balance_threshold",
+            "balance_updated_at", "used_display", "created_at",
         )}),
     )  # fmt: skip
     filter_horizontal = ("groups",)
@@ -72,6 +78,18 @@ class ChannelAdmin(OperatorAdmin):
     @admin.display(description=_("used quota"), ordering="used_quota")
     def used_display(self, obj):
         return quota_text(obj.used_quota)
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_display(self, obj):
+        if obj.balance is None:
+            return "-"
+        return f"{obj.balance:,.2f} {obj.balance_currency or 'USD'}"
+
+    def get_deleted_objects(self, objs, request):
+        """Routing rows go with their channel; nobody needs a permission on them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Ability._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -99,8 +117,13 @@ class ChannelAdmin(OperatorAdmin):
 
     @admin.action(description=_("Test selected channels now"))
     def test_now(self, request, queryset):
+        """Test each channel through every usable key; one message per channel."""
         for channel in queryset:
-            result = services.test_channel(channel)
+            try:
+                result = services.test_channel(channel)
+            except services.ChannelError as exc:
+                self.message_user(request, f"{channel.name}: {exc}", messages.ERROR)
+                continue
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, _test_message(channel, result), level)
 
@@ -109,14 +132,15 @@ class ChannelAdmin(OperatorAdmin):
         for channel in queryset:
             try:
                 balance = services.refresh_balance(channel)
-            except Exception as exc:  # noqa: BLE001  (report every channel, not just the first)
-                self.message_user(request, f"{channel.name}: {exc}", messages.ERROR)
+            except services.ChannelError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
                 continue
-            text = gettext("not available") if balance is None else f"${balance:,.2f}"
-            self.message_user(
-                request,
-                gettext("%(name)s: balance %(balance)s") % {"name": channel.name, "balance": text},
-            )
+            if balance is None:
+                text = gettext("this provider has no balance API")
+            else:
+                text = f"{balance:,.2f} {channel.balance_currency or 'USD'}"
+            params = {"name": channel.name, "balance": text}
+            self.message_user(request, gettext("%(name)s: balance %(balance)s") % params)
 
     @admin.action(description=_("Duplicate selected channels"))
     def duplicate(self, request, queryset):
@@ -126,10 +150,23 @@ class ChannelAdmin(OperatorAdmin):
 
 
 def _test_message(channel, result) -> str:
-    params = {"name": channel.name, "ms": result.latency_ms, "detail": result.message}
+    keys = ", ".join(
+        f"#{key.key_id} {'OK' if key.ok else key.error or 'failed'} ({key.response_ms} ms)"
+        for key in result.keys
+    )
+    params = {
+        "name": channel.name, "model": result.model, "ms": result.response_ms,
+        "detail": result.error, "keys": keys or "-", "status": ChannelStatus(result.status).label,
+    }  # fmt: skip
     if result.ok:
-        return gettext("%(name)s: OK in %(ms)s ms") % params
-    return gettext("%(name)s: failed after %(ms)s ms: %(detail)s") % params
+        return gettext("%(name)s (%(model)s): OK in %(ms)s ms; keys: %(keys)s") % params
+    return (
+        gettext(
+            "%(name)s (%(model)s): failed after %(ms)s ms: %(detail)s; keys: %(keys)s; "
+            "channel is %(status)s"
+        )
+        % params
+    )
 
 
 def duplicate_channel(channel: Channel) -> Channel:
