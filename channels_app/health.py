@@ -263,10 +263,13 @@ def thresholds() -> tuple[float, int]:
     now = time.monotonic()
     if _thresholds is None or now - _thresholds[0] > THRESHOLDS_TTL:
         from billing import options
+        from billing.models import Option
 
         opts = options.get_options()
-        _thresholds = (now, float(opts["auto_disable_error_rate"]),
-                       int(opts["auto_disable_min_requests"]))
+        # The AUTO_DISABLE_ERROR_RATE setting is the default an operator's option overrides.
+        stored = Option.objects.filter(key="auto_disable_error_rate").exists()
+        rate = opts["auto_disable_error_rate"] if stored else settings.AUTO_DISABLE_ERROR_RATE
+        _thresholds = (now, float(rate), int(opts["auto_disable_min_requests"]))
     return _thresholds[1], _thresholds[2]
 
 

@@ -216,3 +216,15 @@ async def test_the_listener_picks_up_cooling_started_elsewhere():
     while not health.is_cooling(channel.pk, "x") and time.monotonic() < deadline:
         time.sleep(0.01)
     assert health.is_cooling(channel.pk, "x")
+
+
+async def test_the_error_rate_setting_applies_until_an_operator_sets_the_option(settings):
+    settings.AUTO_DISABLE_ERROR_RATE = 1.0
+    channel = await sync_to_async(make_channel)("strict-rate")
+    await sync_to_async(set_options)(auto_disable_min_requests=4)
+    await health.report(channel.pk, None, "gpt-4o-mini", ok=True)
+    await fail(channel.pk, "gpt-4o-mini", 3)
+    assert not health.is_cooling(channel.pk, "gpt-4o-mini")  # 3 of 4 < 100 %
+    await sync_to_async(set_options)(auto_disable_error_rate=0.5)
+    await fail(channel.pk, "gpt-4o-mini", 1)
+    assert health.is_cooling(channel.pk, "gpt-4o-mini")
