@@ -272,8 +272,9 @@ PASSWORD_HASHERS = [
 # --- Relay (/v1) tuning: owned by the relay ------------------------------------------------
 # Upstream connection pool size per server process.
 RELAY_MAX_CONNECTIONS = env.int("RELAY_MAX_CONNECTIONS", default=1000)
-# With Redis, how often (ms) a process re-reads the cache topic versions; 0 = every request.
-RELAY_CACHE_CHECK_MS = env.int("RELAY_CACHE_CHECK_MS", default=0)
+# With Redis, cache invalidations arrive by pub/sub at once; the topic versions are also
+# re-read at least this often (ms) in case a message was lost. 0 = read on every request.
+RELAY_CACHE_CHECK_MS = env.int("RELAY_CACHE_CHECK_MS", default=1000)
 # Where prometheus-client keeps per-process metric files when several workers serve.
 # Empty = DATA_DIR/metrics/<id of the serving process group>.
 METRICS_MULTIPROC_DIR = env.str("METRICS_MULTIPROC_DIR", default="")

@@ -155,6 +155,16 @@ async def _report_failure(ex: Exchange, channel: ChannelRoute, err: RelayError) 
                         message=err.message[:300], key_invalid=err.disable_key)
 
 
+_background: set[asyncio.Task] = set()
+
+
+def background(coroutine) -> None:
+    """Run bookkeeping that must not delay the response (health.report never raises)."""
+    task = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
 # ---- one attempt -------------------------------------------------------------------------
 
 async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Response:
@@ -184,7 +194,7 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Resp
         raise RelayError(504, "upstream_timeout", "upstream response took too long",
                          retryable=True) from None
     data, usage = channel.adaptor.decode_response(req.endpoint, raw, req.model)
-    await health.report(channel.id, key_id, req.model, ok=True)
+    background(health.report(channel.id, key_id, req.model, ok=True))
     return Completed(orjson.dumps(data), complete_usage(ex, usage, data))
 
 

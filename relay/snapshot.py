@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
@@ -27,6 +30,7 @@ from oneproxy import cachebus
 from relay.adaptors.base import Adaptor, ChannelSpec
 from relay.adaptors.registry import get_adaptor
 
+logger = logging.getLogger(__name__)
 TOPICS = ("auth", "routing", "prices", "options")
 MAX_CACHED_KEYS = 100_000  # bounds memory against floods of random keys
 
@@ -132,12 +136,17 @@ class Snapshot:
         self.loads = 0  # how many database loads ran, for tests and metrics
 
     def refresh(self) -> None:
-        """Drop the caches whose topic version moved (cheap; call once per request)."""
+        """Drop the caches whose topic version moved (cheap; call once per request).
+
+        With Redis, a listener thread hears every bump on cachebus's pub/sub channel and
+        marks the versions dirty; while it listens and nothing was published, the MGET is
+        skipped for up to RELAY_CACHE_CHECK_MS (a safety net for a lost message)."""
         interval = settings.RELAY_CACHE_CHECK_MS / 1000
         now = time.monotonic()
-        if interval and now - self._checked_at < interval:
+        if interval and now - self._checked_at < interval and _listener.quiet():
             return
         self._checked_at = now
+        _listener.dirty = False
         versions = cachebus.versions(*TOPICS)
         old = self._gen
         if versions == old.versions:
@@ -285,4 +294,37 @@ def load_options() -> dict[str, Any]:
     return options.load_all()
 
 
+class _BumpListener:
+    """Marks the snapshot dirty on every cachebus publish (Redis mode only)."""
+
+    def __init__(self) -> None:
+        self.dirty = True
+        self.listening = False
+        self._thread: threading.Thread | None = None
+
+    def quiet(self) -> bool:
+        """True when listening and no bump arrived since the last version read."""
+        if not settings.REDIS_URL:
+            return True  # embedded: versions are an in-process dict read, always fresh
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._listen, daemon=True,
+                                            name="relay-cachebus-listener")
+            self._thread.start()
+        return self.listening and not self.dirty
+
+    def _listen(self) -> None:
+        try:
+            pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+            pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
+            self.listening, self.dirty = True, True
+            for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self.dirty = True
+        except Exception:  # noqa: BLE001 - fall back to reading versions every request
+            logger.warning("cache listener stopped; reading versions on every request")
+        finally:
+            self.listening, self.dirty = False, True
+
+
+_listener = _BumpListener()
 snapshot = Snapshot()

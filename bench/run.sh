@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The relay benchmark: fake upstream (bench/fake_upstream.py), OneProxy under uvicorn with
+# one worker per core on PostgreSQL + Redis, wrk as the load generator. Compares calling
+# the fake directly with calling it through OneProxy: throughput at 64 connections and
+# median latency at one connection, ROUNDS times each; prints one line per run.
+#
+#   bench/run.sh            (env: ROUNDS=3 DURATION=15 CONNECTIONS=64 WORKERS=<cores>)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-15}
+CONNECTIONS=${CONNECTIONS:-64}
+WORKERS=${WORKERS:-$(nproc)}
+FAKE_PORT=${FAKE_PORT:-9100}
+PROXY_PORT=${PROXY_PORT:-3300}
+export DATABASE_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/oneproxy_bench}
+export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/1}
+export SECRET_KEY=bench-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz
+export DJANGO_SETTINGS_MODULE=oneproxy.settings DEBUG=false CONN_MAX_AGE=60 PYTHONPATH=$PWD
+PY=.venv/bin/python
+
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='oneproxy_bench'" \
+  | grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE oneproxy_bench"
+redis-cli -u "$REDIS_URL" flushdb >/dev/null
+$PY manage.py migrate -v0
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null; }
+trap cleanup EXIT
+
+$PY bench/fake_upstream.py --port "$FAKE_PORT" >/dev/null & pids+=($!)
+export KEY
+KEY=$($PY bench/setup_bench.py "http://127.0.0.1:$FAKE_PORT" | tail -1)
+$PY manage.py serve --port "$PROXY_PORT" --workers "$WORKERS" --host 127.0.0.1 \
+  >/tmp/oneproxy-bench.log 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PROXY_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.2
+done
+
+run_wrk() {  # label url connections threads -> "label rps p50_ms"
+  local out
+  out=$(wrk -t"$4" -c"$3" -d"${DURATION}s" --latency -s bench/chat.lua "$2")
+  echo "$out" | grep -q "Non-2xx" && { echo "$out" >&2; echo "non-2xx answers" >&2; exit 1; }
+  local rps p50
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1 == "50%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000}
+        else if (v ~ /ms$/) {sub(/ms/,"",v)} else {sub(/s/,"",v); v=v*1000}; print v}')
+  echo "$1 rps=$rps p50_ms=$p50"
+}
+
+DIRECT="http://127.0.0.1:$FAKE_PORT/v1/chat/completions"
+PROXY="http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
+run_wrk warmup "$PROXY" 16 2 >/dev/null
+for round in $(seq 1 "$ROUNDS"); do
+  run_wrk "round=$round direct load" "$DIRECT" "$CONNECTIONS" 2
+  run_wrk "round=$round proxy load" "$PROXY" "$CONNECTIONS" 2
+  run_wrk "round=$round direct c1" "$DIRECT" 1 1
+  run_wrk "round=$round proxy c1" "$PROXY" 1 1
+done
+echo "pending log rows in Redis (no flush worker during the run): $(redis-cli -u "$REDIS_URL" \
+  --no-raw keys '*' | wc -l) keys"
