@@ -129,3 +129,25 @@ def make_channel(
         ChannelKey.objects.create(channel=channel, key=f"sk-upstream-{name}-{index:04d}-secret")
     channel.groups.set(groups or [Group.objects.get_or_create(name="default")[0]])
     return channel
+
+
+@pytest.fixture(autouse=True)
+def _fresh_relay_snapshot():
+    """The relay's in-process caches (tokens, routing, prices) never outlive a test: rows
+    created in a rolled-back test bump no cache version, so ids could be reused."""
+    from relay.snapshot import snapshot
+
+    snapshot.reset()
+    yield
+    snapshot.reset()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Tests start from an empty price list. Migration billing.0007 seeds real prices for
+    operators; tests create the prices they need (billing/tests/test_seed_prices.py checks
+    the seed itself)."""
+    with django_db_blocker.unblock():
+        from billing.models import Price
+
+        Price.objects.all().delete()
