@@ -9,6 +9,8 @@ top-ups and redemptions drop the live balance (billing.quota.hooks) and the very
 reseeds it.
 """
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
@@ -57,13 +59,14 @@ def reset_memory_backend() -> None:
 async def _with_seeding(call, backend):
     from .base import NeedSeed
 
-    for _attempt in range(SEED_ATTEMPTS):
+    for attempt in range(SEED_ATTEMPTS):
         try:
             return await call()
         except NeedSeed as need:
             gen, batch_ids = await backend.snapshot()
             seeds = await sync_to_async(read_seeds)(need.keys, batch_ids)
-            await backend.install(gen, seeds)
+            if not await backend.install(gen, seeds):
+                await asyncio.sleep(0.001 * attempt)  # a flush moved the counters: retry
     raise QuotaUnavailable("quota counters kept moving while seeding; try again")
 
 

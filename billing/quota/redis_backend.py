@@ -17,6 +17,7 @@ PREFIX = "oneproxy:q:"
 LIVE, LOGS, BATCHES, GEN, LOCK = (PREFIX + k for k in ("live", "logs", "batches", "gen", "lock"))
 SEED_TTL = 24 * 3600  # idle balances age out; the next use reseeds them exactly
 LOCK_MS = 120_000  # a flusher that dies holding the lock blocks others this long at most
+MAX_CONNECTIONS = 64  # per event loop (per server worker)
 SCRIPTS = ("RESERVE", "SETTLE", "REFUND", "INSTALL", "PENDING_SUM", "FORGET", "CUT", "FINISH")
 
 
@@ -50,7 +51,11 @@ class RedisBackend:
         loop = asyncio.get_running_loop()
         scripts = self._loops.get(loop)
         if scripts is None:
-            client = aredis.Redis.from_url(self.url, socket_timeout=30)
+            # Concurrent requests wait for a free connection rather than fail.
+            pool = aredis.BlockingConnectionPool.from_url(
+                self.url, max_connections=MAX_CONNECTIONS, timeout=30, socket_timeout=30
+            )
+            client = aredis.Redis(connection_pool=pool)
             scripts = {name: client.register_script(getattr(lua, name)) for name in SCRIPTS}
             scripts["client"] = client
             self._loops[loop] = scripts
