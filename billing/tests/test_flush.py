@@ -11,32 +11,12 @@ from django.db import DatabaseError, connections
 
 from billing import buffer, quota
 from billing.models import FlushBatch, Log, Token, TokenStatus, User
-from billing.tests.quota_helpers import backend, funded  # noqa: F401
+from billing.tests.quota_helpers import backend, funded, totals, use  # noqa: F401
 from channels_app.models import Channel
 from oneproxy import schedule
 from oneproxy.embedded import EmbeddedScheduler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
-
-
-def use(token, user, *, reserve=100, actual=60, channel_id=None, fail=False, unlimited=False):
-    """One request through the quota API, from sync test code."""
-
-    async def run():
-        res = await quota.reserve(token.pk, user.pk, reserve, unlimited_token=unlimited)
-        if fail:
-            await quota.refund(res, log={"model": "gpt", "error": "boom", "status_code": 500})
-            return 0
-        log = {"model": "gpt", "prompt_tokens": 3}
-        return await quota.settle(res, actual, channel_id=channel_id, log=log)
-
-    return async_to_sync(run)()
-
-
-def totals(token, user):
-    token.refresh_from_db()
-    user.refresh_from_db()
-    return (token.remain_quota, token.used_quota, user.quota, user.used_quota, user.request_count)
 
 
 def make_channel() -> Channel:
