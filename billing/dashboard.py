@@ -70,6 +70,8 @@ def _totals(series: list[dict]) -> dict:
         "tokens": sum(point["tokens"] for point in series),
         "quota": quota,
         "quota_text": quota_text(quota),
+        "requests_text": f"{sum(point['requests'] for point in series):,}",
+        "tokens_text": f"{sum(point['tokens'] for point in series):,}",
     }
 
 

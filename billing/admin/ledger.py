@@ -49,6 +49,7 @@ class LogAdmin(OwnedAdmin):
     self_service_can_edit = False
     date_hierarchy = "created_at"
     show_full_result_count = False  # COUNT(*) over a big log table is the slow part
+    list_per_page = 50
     list_display = (
         "created_at", "type", "username", "token_name", "model", "channel",
         "prompt_tokens", "completion_tokens", "cached_tokens", "quota_display",

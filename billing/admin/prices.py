@@ -1,6 +1,8 @@
 """Prices (with One API's ratios beside them) and the typed runtime options page."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
@@ -23,6 +25,10 @@ class PriceAdmin(OperatorAdmin):
     search_fields = ("model", "provider")
     list_select_related = False  # no foreign keys
     readonly_fields = ("model_ratio_display", "completion_ratio_display", "updated_at")
+    # Narrow inputs, so the editable list still shows the ratio columns on one screen.
+    formfield_overrides = {
+        models.DecimalField: {"widget": forms.NumberInput(attrs={"style": "width: 7em"})}
+    }
 
     @admin.display(description=_("model ratio"))
     def model_ratio_display(self, obj):
@@ -34,7 +40,7 @@ class PriceAdmin(OperatorAdmin):
 
 
 def _ratio(value):
-    return "-" if value is None else f"{value.normalize():f}"
+    return "-" if value is None else format(value, ".6g")  # 8.33333, not 8.333333333...
 
 
 @admin.register(Option)

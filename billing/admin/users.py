@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
@@ -20,6 +21,9 @@ from .base import (
     quota_text,
     render_keys_once,
 )
+
+# Roles, not Django's permission groups, decide access; billing.Group is the pricing tier.
+admin.site.unregister(AuthGroup)
 
 
 @admin.register(User)
