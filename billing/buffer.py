@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 
 from oneproxy import cachebus
 
 from .models import FlushBatch, Log, Token, TokenStatus, User
 from .quota import rows
+from .quota.seed import TOKEN
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _flush_batch(backend, batch_id: str, result: FlushResult) -> None:
     if not FlushBatch.objects.filter(pk=batch_id).exists():
         batch = backend.read_batch(batch_id)
         try:
-            apply_batch(batch_id, batch.counters, batch.logs)
+            apply_batch(batch_id, batch.counters, batch.logs, live=backend.peek)
         except IntegrityError:
             # A concurrent flusher committed the same batch first; anything else re-raises.
             if not FlushBatch.objects.filter(pk=batch_id).exists():
@@ -82,13 +83,14 @@ def _flush_batch(backend, batch_id: str, result: FlushResult) -> None:
     backend.finish(batch_id)
 
 
-def apply_batch(batch_id: str, counters: dict, logs: list) -> None:
-    """Apply one batch in one transaction, recording it in FlushBatch."""
+def apply_batch(batch_id: str, counters: dict, logs: list, *, live=None) -> None:
+    """Apply one batch in one transaction, recording it in FlushBatch. `live(kind, id)`
+    gives a live balance (or None) to decide token status by."""
     with transaction.atomic():
         FlushBatch.objects.create(batch_id=batch_id, log_rows=len(logs), deltas=len(counters))
         touched = _apply_counters(counters)
         Log.objects.bulk_create(_log_objects(logs), batch_size=500)
-        flipped = _flip_token_status(touched)
+        flipped = _flip_token_status(touched, live or (lambda kind, pk: None))
         _pause_for_tests()
     if flipped:
         cachebus.bump("auth")
@@ -152,21 +154,27 @@ def _log_objects(entries: list) -> list[Log]:
     return [Log(**row) for row in decoded]
 
 
-def _flip_token_status(token_ids: list[int]) -> int:
+def _flip_token_status(token_ids: list[int], live) -> int:
     """Exhausted when the balance reached 0; enabled again once it is positive (or the
-    token became unlimited)."""
+    token became unlimited). The live balance (database + usage not yet flushed) decides
+    when known, so a refund still in flight does not lock a token out until next flush."""
     if not token_ids:
         return 0
-    tokens = Token.objects.filter(pk__in=token_ids)
-    emptied = tokens.filter(
-        status=TokenStatus.ENABLED, unlimited_quota=False, remain_quota__lte=0
-    ).update(status=TokenStatus.EXHAUSTED)
-    refilled = (
-        tokens.filter(status=TokenStatus.EXHAUSTED)
-        .filter(Q(remain_quota__gt=0) | Q(unlimited_quota=True))
-        .update(status=TokenStatus.ENABLED)
-    )
-    return emptied + refilled
+    emptied, refilled = [], []
+    limited = Token.objects.filter(pk__in=token_ids, unlimited_quota=False)
+    for pk, status, stored in limited.values_list("pk", "status", "remain_quota"):
+        balance = live(TOKEN, pk)
+        balance = stored if balance is None else balance
+        if status == TokenStatus.ENABLED and balance <= 0:
+            emptied.append(pk)
+        elif status == TokenStatus.EXHAUSTED and balance > 0:
+            refilled.append(pk)
+    unlimited = Token.objects.filter(
+        pk__in=token_ids, unlimited_quota=True, status=TokenStatus.EXHAUSTED
+    ).values_list("pk", flat=True)
+    refilled += list(unlimited)
+    changed = Token.objects.filter(pk__in=emptied).update(status=TokenStatus.EXHAUSTED)
+    return changed + Token.objects.filter(pk__in=refilled).update(status=TokenStatus.ENABLED)
 
 
 def _pause_for_tests() -> None:

@@ -131,6 +131,11 @@ class MemoryBackend:
             pending += self._batches[batch_id].counters.get(name, 0)
         return seed.db_value + pending
 
+    def peek(self, kind: str, entity_id: int) -> int | None:
+        """The live balance if seeded, else None (sync, for the flush)."""
+        with self._lock:
+            return self._balances.get((kind, entity_id))
+
     def forget(self, kind: str, entity_id: int) -> None:
         with self._lock:
             self._balances.pop((kind, entity_id), None)

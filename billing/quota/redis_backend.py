@@ -153,6 +153,11 @@ class RedisBackend:
         )
         return None if total is None else int(total)
 
+    def peek(self, kind: str, entity_id: int) -> int | None:
+        """The live balance if seeded, else None (sync, for the flush)."""
+        value = self.sync.get(balance_key(kind, entity_id))
+        return None if value is None else int(value)
+
     def forget(self, kind: str, entity_id: int) -> None:
         self._sync_scripts["FORGET"](keys=[balance_key(kind, entity_id), GEN])
 

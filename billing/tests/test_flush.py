@@ -65,11 +65,11 @@ def test_a_database_error_leaves_the_batch_queued_and_the_retry_applies_it_once(
     real = buffer._flip_token_status
     calls = []
 
-    def fail_once(ids):
+    def fail_once(ids, live):
         calls.append(ids)
         if len(calls) == 1:
             raise RuntimeError("database went away")
-        return real(ids)
+        return real(ids, live)
 
     monkeypatch.setattr(buffer, "_flip_token_status", fail_once)
     with pytest.raises(RuntimeError):
