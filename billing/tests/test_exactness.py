@@ -118,3 +118,43 @@ def test_500_concurrent_requests_are_billed_exactly_once_across_flushes():
         live = async_to_sync(quota.remaining)(token_id, user_id)
         token, user = Token.objects.get(pk=token_id), User.objects.get(pk=user_id)
         assert live == (token.remain_quota, user.quota)
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor == "sqlite",
+    reason="the in-memory SQLite test db refuses a read beside a concurrent writer",
+)
+def test_top_ups_and_admin_edits_racing_traffic_and_flushes_stay_exact():
+    from billing.services import top_up
+
+    users, tokens = accounts()
+    (alice_id, bob_id), stop = list(users), threading.Event()
+    alice, bob = User.objects.get(pk=alice_id), User.objects.get(pk=bob_id)
+
+    def operator():
+        for _round in range(10):
+            top_up(alice, 1_000)
+            edited = User.objects.get(pk=bob_id)
+            edited.display_name = "Bob"  # a save that leaves the counters to the flush
+            edited.save()
+            quota.flush()
+        stop.set()
+        connections.close_all()
+
+    thread = threading.Thread(target=operator)
+    thread.start()
+    unlimited_ids = set(Token.objects.filter(unlimited_quota=True).values_list("pk", flat=True))
+    try:
+        run_traffic(tokens, unlimited_ids)
+    finally:
+        thread.join()
+    quota.flush()
+    users[alice_id] += 10_000
+    for user in (alice, bob):
+        user.refresh_from_db()
+        used = Log.objects.filter(user=user).aggregate(s=Sum("quota"))["s"] or 0
+        assert user.used_quota == used
+        assert user.quota == users[user.pk] - used >= 0
+    for token_id, (user_id, _start) in tokens.items():
+        live = async_to_sync(quota.remaining)(token_id, user_id)
+        assert live[1] == User.objects.get(pk=user_id).quota

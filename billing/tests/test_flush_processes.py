@@ -92,3 +92,33 @@ def test_a_real_celery_worker_flushes_exactly(settings):
         stop(worker)
     assert totals(token, user) == (9980, 20, 9980, 20, 2)
     assert FlushBatch.objects.count() == 1
+
+
+FLUSH_LOOP = [
+    "-c",
+    "import django, pathlib, sys, time; django.setup(); from billing import quota\n"
+    "pathlib.Path(sys.argv[1]).touch()\n"
+    "end = time.monotonic() + 4\n"
+    "while time.monotonic() < end: quota.flush()",
+]
+
+
+def test_two_flusher_processes_racing_during_traffic_apply_everything_once(tmp_path):
+    user, token = funded(user_quota=100_000, token_quota=100_000)
+    ready = [Path(tmp_path) / "one", Path(tmp_path) / "two"]
+    flushers = [spawn([*FLUSH_LOOP, str(path)]) for path in ready]
+    try:
+        assert wait_for(lambda: all(path.exists() for path in ready))
+        charged, requests, end = 0, 0, time.monotonic() + 2
+        while time.monotonic() < end:
+            charged += use(token, user, actual=7 + requests % 5)
+            requests += 1
+        for proc in flushers:
+            proc.wait(timeout=60)
+    finally:
+        for proc in flushers:
+            stop(proc)
+    quota.flush()
+    expected = (100_000 - charged, charged, 100_000 - charged, charged, requests)
+    assert totals(token, user) == expected
+    assert Log.objects.count() == requests and FlushBatch.objects.count() >= 2
