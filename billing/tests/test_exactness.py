@@ -11,7 +11,7 @@ from django.db import connections
 from django.db.models import Count, Sum
 
 from billing import quota
-from billing.models import Log, Token, User
+from billing.models import Log, LogType, Token, User
 from billing.tests.quota_helpers import backend, make_token  # noqa: F401
 from conftest import make_user
 
@@ -152,7 +152,8 @@ def test_top_ups_and_admin_edits_racing_traffic_and_flushes_stay_exact():
     users[alice_id] += 10_000
     for user in (alice, bob):
         user.refresh_from_db()
-        used = Log.objects.filter(user=user).aggregate(s=Sum("quota"))["s"] or 0
+        usage = Log.objects.filter(user=user).exclude(type=LogType.TOPUP)
+        used = usage.aggregate(s=Sum("quota"))["s"] or 0
         assert user.used_quota == used
         assert user.quota == users[user.pk] - used >= 0
     for token_id, (user_id, _start) in tokens.items():
