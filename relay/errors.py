@@ -27,8 +27,11 @@ def gateway(status: int, code: str, message: str, *, param: str | None = None,
 
 def error_response(error: RelayError) -> HttpResponse:
     """The JSON error response for `error`; the request id header is added by middleware."""
-    return HttpResponse(orjson.dumps(error.to_dict()), status=error.status,
-                        content_type="application/json")
+    response = HttpResponse(orjson.dumps(error.to_dict()), status=error.status,
+                            content_type="application/json")
+    # Django logs every 4xx/5xx through a thread hop; the access line already says it all.
+    response._has_been_logged = True
+    return response
 
 
 # ---- the catalogue: one function per refusal, so messages stay consistent -------------
