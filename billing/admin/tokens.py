@@ -21,7 +21,9 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
     list_filter = ("status", "unlimited_quota", "created_at")
     search_fields = ("name", "key_prefix", "user__username")
     list_select_related = ("user",)
-    readonly_fields = ("key_display", "used_display", "last_used_at", "created_at")
+    readonly_fields = (
+        "key_display", "remaining_display", "used_display", "last_used_at", "created_at",
+    )  # fmt: skip
     autocomplete_fields = ("user",)
     actions = ("revoke", "regenerate_keys")
 
@@ -42,7 +44,8 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
         if not is_operator(request.user):
             fields.remove("user")
         if obj is not None:
-            fields[1:1] = ["key_display", "used_display", "last_used_at", "created_at"]
+            fields[1:1] = ["key_display", "remaining_display", "used_display", "last_used_at",
+                           "created_at"]  # fmt: skip
         return fields
 
     def get_list_display(self, request):

@@ -39,11 +39,14 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "email", "display_name")
     list_select_related = ("group",)
     ordering = ("username",)
-    readonly_fields = ("used_quota", "request_count", "last_seen", "last_login", "date_joined")
+    readonly_fields = (
+        "quota_display", "used_display", "request_count", "last_seen", "last_login",
+        "date_joined",
+    )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("Profile"), {"fields": ("display_name", "email", "role", "status", "group")}),
-        (_("Quota"), {"fields": ("quota", "used_quota", "request_count")}),
+        (_("Quota"), {"fields": ("quota", "quota_display", "used_display", "request_count")}),
         (_("Activity"), {"fields": ("last_seen", "last_login", "date_joined")}),
     )
     add_fieldsets = (

@@ -241,3 +241,16 @@ def test_a_token_expiring_in_the_future_is_accepted(operator_client, rich_user):
     response = operator_client.post(reverse("admin:billing_token_add"), data)
     assert response.status_code == 200 and "rows" in response.context
     assert Token.objects.get().expires_at > timezone.now()
+
+
+def test_quota_is_shown_as_units_and_usd_on_lists_and_forms(operator_client):
+    from billing.services import create_token
+
+    user = make_user("u", quota=1_250_000)
+    token, _key = create_token(user, "t", remain_quota=250_000)
+    listing = operator_client.get(reverse("admin:billing_user_changelist")).content.decode()
+    assert "1,250,000 ($2.5000)" in listing
+    form = operator_client.get(reverse("admin:billing_user_change", args=[user.pk]))
+    assert "1,250,000 ($2.5000)" in form.content.decode()
+    token_page = operator_client.get(reverse("admin:billing_token_change", args=[token.pk]))
+    assert "250,000 ($0.5000)" in token_page.content.decode()
