@@ -43,6 +43,8 @@ def refresh_flushed_counters(sender, instance, raw=False, using=None, update_fie
         return
     pk = instance.pk
     saved = [n for n in loaded if update_fields is None or n in update_fields]
+    if not saved:
+        return  # e.g. save(update_fields=["last_login"]): no flushed column is written
     stale = [n for n in saved if getattr(instance, n) == loaded[n]]
     rows = sender._default_manager.using(using).filter(pk=instance.pk)
     if transaction.get_connection(using).in_atomic_block:
@@ -51,19 +53,18 @@ def refresh_flushed_counters(sender, instance, raw=False, using=None, update_fie
     for name in stale:
         setattr(instance, name, fresh.get(name, loaded[name]))
     if sender is Token:
-        _reenable_topped_up(instance, loaded)
+        _reenable_topped_up(instance, status_chosen="status" in saved and "status" not in stale)
     column, kind = BALANCE[sender]
     if column in saved and column not in stale:
         # An absolute edit: net out usage not flushed yet, so it lands on exactly `value`.
         setattr(instance, column, getattr(instance, column) - pending_balance_delta(kind, pk))
 
 
-def _reenable_topped_up(token: Token, loaded: dict) -> None:
+def _reenable_topped_up(token: Token, *, status_chosen: bool) -> None:
     """A token given quota again (or made unlimited) leaves the exhausted state, unless
     the caller chose its status explicitly."""
-    status_untouched = loaded.get("status") in (None, token.status) or "status" not in loaded
     has_quota = token.unlimited_quota or token.remain_quota > 0
-    if token.status == TokenStatus.EXHAUSTED and has_quota and status_untouched:
+    if token.status == TokenStatus.EXHAUSTED and has_quota and not status_chosen:
         token.status = TokenStatus.ENABLED
 
 
