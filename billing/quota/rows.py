@@ -6,6 +6,7 @@ block a whole batch from reaching the database.
 """
 
 import datetime
+import decimal
 
 import orjson
 from django.utils import timezone
@@ -59,9 +60,15 @@ def encode_row(log: dict) -> bytes:
     row = {_FIELDS[name].attname: value for name, value in row.items()}
     row.setdefault("created_at", timezone.now())
     try:
-        return orjson.dumps(row, option=orjson.OPT_NAIVE_UTC)
+        return orjson.dumps(row, option=orjson.OPT_NAIVE_UTC, default=_json_default)
     except TypeError as exc:
         raise ValueError(f"log row is not serialisable: {exc}") from None
+
+
+def _json_default(value):
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # e.g. a price snapshot; JSONField stores it as text either way
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def decode_row(raw: bytes | str) -> dict:

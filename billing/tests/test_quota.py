@@ -217,3 +217,24 @@ def test_many_threads_and_tasks_never_overdraw():
     asyncio.run(sync_to_async(connections.close_all)())  # the seeding thread's connection
     assert len(ok) == 100 and sum(ok) == 700
     assert asyncio.run(quota.remaining(token.pk, user.pk)) == (0, 9300)
+
+
+async def test_a_log_row_keeps_its_fields_and_decimal_price_snapshot():
+    from decimal import Decimal
+
+    user, token = await _funded(user_quota=1000, token_quota=1000)
+    res = await quota.reserve(token.pk, user.pk, 10, unlimited_token=False)
+    log = {
+        "model": "gpt",
+        "price": {"input": Decimal("1.5")},
+        "channels_tried": [3, 4],
+        "is_stream": True,
+        "request_id": "req-1",
+        "client_ip": "10.0.0.1",
+    }
+    await quota.settle(res, 7, channel_id=None, log=log)
+    await sync_to_async(quota.flush)()
+    row = await Log.objects.aget(request_id="req-1")
+    assert (row.quota, row.type, row.token_id, row.user_id) == (7, "consume", token.pk, user.pk)
+    assert row.price == {"input": "1.5"} and row.channels_tried == [3, 4]
+    assert row.is_stream and row.client_ip == "10.0.0.1" and row.created_at is not None
