@@ -1,3 +1,3 @@
 """Billing admin: one module per area; importing them registers the model admins."""
 
-from . import ledger, prices, tokens, users  # noqa: F401
+from . import ledger, prices, system, tokens, users  # noqa: F401

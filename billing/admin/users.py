@@ -80,14 +80,9 @@ class UserAdmin(DjangoUserAdmin):
         return self.has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
+        """Only root sets roles: for admins the role is read-only, so a new user is a user."""
         fields = super().get_readonly_fields(request, obj)
         return fields if is_root(request.user) else (*fields, "role")
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if obj is None and not is_root(request.user) and "role" in form.base_fields:
-            form.base_fields["role"].choices = [(UserRole.USER, UserRole.USER.label)]
-        return form
 
     @admin.action(description=_("Top up selected users"))
     def top_up(self, request, queryset):

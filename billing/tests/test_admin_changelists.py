@@ -9,7 +9,9 @@ from django.urls import reverse
 from billing.models import (
     AccessToken,
     DailyUsage,
+    FlushBatch,
     Group,
+    ImportedRecord,
     Log,
     LogType,
     Option,
@@ -52,12 +54,16 @@ def seed_fifty_of_everything(owner: User) -> None:
         Redemption.objects.create(quota=1000, created_by=owner, redeemed_by=user)
         DailyUsage.objects.create(day=date.today() - timedelta(days=i), model="gpt-4o")
         Option.objects.create(key=f"custom_{i}", value=i)
+        FlushBatch.objects.create(batch_id=f"batch-{i}", log_rows=i, deltas=2 * i)
+        ImportedRecord.objects.create(source="oneapi", kind="channel", source_id=str(i),
+                                      object_id=channels[i].pk)  # fmt: skip
 
 
 CHANGELISTS = [
     "billing_user", "billing_group", "billing_token", "billing_accesstoken", "billing_log",
     "billing_price", "billing_redemption", "billing_dailyusage", "channels_app_channel",
-    "channels_app_channelkey", "channels_app_ability",
+    "channels_app_channelkey", "channels_app_ability", "billing_flushbatch",
+    "billing_importedrecord",
 ]  # fmt: skip
 
 

@@ -6,7 +6,16 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from billing.models import AccessToken, DailyUsage, Log, LogType, Redemption, Token, UserRole
+from billing.models import (
+    AccessToken,
+    DailyUsage,
+    Log,
+    LogType,
+    Redemption,
+    Token,
+    User,
+    UserRole,
+)
 from billing.services import create_token
 from conftest import make_channel, make_user
 
@@ -107,7 +116,8 @@ def test_a_user_revokes_only_their_own_tokens_through_the_action(
      "admin:channels_app_channel_changelist", "admin:billing_price_changelist",
      "admin:billing_redemption_changelist", "admin:billing_option_changelist",
      "admin:channels_app_ability_changelist", "admin:billing_dailyusage_changelist",
-     "admin:billing_redemption_generate"],
+     "admin:billing_redemption_generate", "admin:billing_flushbatch_changelist",
+     "admin:billing_importedrecord_changelist"],
 )  # fmt: skip
 def test_operator_pages_are_closed_to_self_service_users(member_client, url):
     response = member_client.get(reverse(url))
@@ -164,3 +174,17 @@ def test_an_admin_sees_admins_but_only_root_changes_them(operator_client, client
     client.force_login(admin_user)
     root_page = client.get(url)
     assert b'name="role"' in root_page.content
+
+
+def test_an_admin_cannot_create_an_admin_or_root_user(operator_client, client, admin_user):
+    data = {"username": "sneaky", "password1": "pw-sneaky-0123456789",
+            "password2": "pw-sneaky-0123456789", "usable_password": "true",
+            "role": UserRole.ROOT, "quota": "0"}  # fmt: skip
+    response = operator_client.post(reverse("admin:billing_user_add"), data)
+    assert response.status_code == 302
+    sneaky = User.objects.get(username="sneaky")
+    assert (sneaky.role, sneaky.is_staff, sneaky.is_superuser) == (UserRole.USER, False, False)
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:billing_user_add"), data | {"username": "boss2"})
+    assert response.status_code == 302
+    assert User.objects.get(username="boss2").role == UserRole.ROOT
