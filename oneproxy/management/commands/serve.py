@@ -2,7 +2,7 @@ import os
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 def default_workers() -> int:
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None)
 
     def handle(self, *args, host, port, workers, **options):
+        if settings.EMBEDDED_MODE and workers and workers > 1:
+            raise CommandError(
+                "Embedded mode (no REDIS_URL) serves with one worker: each process would "
+                "keep its own quota balances and caches. Set REDIS_URL to run several."
+            )
         uvicorn.run(
             "oneproxy.asgi:application",
             host=host,
