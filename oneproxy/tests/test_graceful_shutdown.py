@@ -1,0 +1,110 @@
+"""The real server: SIGTERM lets in-flight requests finish and flushes quota on the way out.
+
+Runs `manage.py serve` as a subprocess on its own SQLite file (embedded mode), in front of
+the fake OpenAI upstream answering slowly.
+"""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SETUP = """
+import django; django.setup()
+from decimal import Decimal
+from billing.models import Group, Price, User
+from billing.services import create_token
+from channels_app.models import Channel, ChannelKey
+group = Group.objects.get_or_create(name="default")[0]
+Price.objects.update_or_create(model="slow-model", defaults={"input_price": Decimal("1")})
+channel = Channel.objects.create(type="openai", name="fake", base_url="{upstream}",
+                                 model_names=["slow-model"])
+ChannelKey.objects.create(channel=channel, key="sk-upstream-test-key")
+channel.groups.set([group])
+user = User.objects.create_user("shutdown", password="x" * 20, quota=10**9, group=group)
+print(create_token(user, "t", unlimited_quota=True)[1])
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), GRACEFUL_TIMEOUT="20",
+               DJANGO_SETTINGS_MODULE="oneproxy.settings", BILLING_FLUSH_INTERVAL="3600")
+    return env
+
+
+def _run(args, env, **kwargs):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True, **kwargs)
+
+
+def _wait_until_up(port: int, proc) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("server did not start")
+
+
+def _chat(port: int, key: str, result: dict) -> None:
+    body = json.dumps({"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/chat/completions", data=body.encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            result["status"] = response.status
+            result["body"] = json.loads(response.read())
+    except OSError as exc:
+        result["error"] = repr(exc)
+
+
+def test_sigterm_finishes_the_request_in_flight_and_flushes_its_usage(tmp_path, fake_openai):
+    env = _env(tmp_path)
+    _run(["manage.py", "migrate", "-v0"], env)
+    setup = _run(["-c", SETUP.replace("{upstream}", fake_openai.url)], env)
+    key = setup.stdout.strip().splitlines()[-1]
+    fake_openai.variant, fake_openai.delay = "slow_first_byte", 2.0
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port),
+                             "--host", "127.0.0.1"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_up(port, proc)
+        result: dict = {}
+        client = threading.Thread(target=_chat, args=(port, key, result))
+        client.start()
+        time.sleep(0.7)  # the request is now waiting on the slow upstream
+        proc.send_signal(signal.SIGTERM)
+        client.join(30)
+        # uvicorn re-raises the signal once it has shut down cleanly.
+        assert proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert result.get("status") == 200, (result, proc.stdout.read())
+    assert result["body"]["object"] == "chat.completion"
+    database = sqlite3.connect(tmp_path / "oneproxy.sqlite3")
+    (rows,) = database.execute("SELECT count(*) FROM billing_log WHERE type='consume'").fetchone()
+    (used,) = database.execute(
+        "SELECT used_quota FROM billing_user WHERE username='shutdown'").fetchone()
+    assert rows == 1 and used > 0  # the shutdown flush wrote the usage held in memory
