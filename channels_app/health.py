@@ -43,26 +43,27 @@ WINDOW_PREFIX = "oneproxy:health:w:"
 # Client mistakes say nothing about the upstream's health (One API's misfire, D.2 #5).
 IGNORED_STATUSES = frozenset({400, 413, 422})
 
-# KEYS: one window hash per scope. ARGV: bucket, buckets per window, 1 if error, ttl.
-# Adds the attempt to each window, drops slices that left it, returns n, e per scope.
+# KEYS: window hashes. ARGV: bucket, buckets per window, ttl, then attempts and errors to
+# add to each key in turn. Drops slices that left the window; returns n, e per key.
 _RECORD_LUA = """
 local bucket = tonumber(ARGV[1])
 local oldest = bucket - tonumber(ARGV[2]) + 1
 local out = {}
-for _, key in ipairs(KEYS) do
-  redis.call('HINCRBY', key, bucket .. ':n', 1)
-  if ARGV[3] == '1' then redis.call('HINCRBY', key, bucket .. ':e', 1) end
-  redis.call('EXPIRE', key, ARGV[4])
+for i, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, bucket .. ':n', ARGV[2 + 2 * i])
+  local add_e = tonumber(ARGV[3 + 2 * i])
+  if add_e > 0 then redis.call('HINCRBY', key, bucket .. ':e', add_e) end
+  redis.call('EXPIRE', key, ARGV[3])
   local fields = redis.call('HGETALL', key)
   local n, e = 0, 0
-  for i = 1, #fields, 2 do
-    local b, kind = string.match(fields[i], '^(%d+):(%a)$')
+  for j = 1, #fields, 2 do
+    local b, kind = string.match(fields[j], '^(%d+):(%a)$')
     if tonumber(b) < oldest then
-      redis.call('HDEL', key, fields[i])
+      redis.call('HDEL', key, fields[j])
     elseif kind == 'n' then
-      n = n + tonumber(fields[i + 1])
+      n = n + tonumber(fields[j + 1])
     else
-      e = e + tonumber(fields[i + 1])
+      e = e + tonumber(fields[j + 1])
     end
   end
   out[#out + 1] = n
@@ -230,16 +231,99 @@ def window_key(channel_id: int, model: str) -> str:
     return f"{WINDOW_PREFIX}{{{channel_id}}}:{model}"
 
 
+def _scope_list(channel_id: int, model: str) -> list[tuple[int, str]]:
+    return [(channel_id, ""), (channel_id, model)] if model else [(channel_id, "")]
+
+
 async def _record(channel_id: int, model: str, error: bool) -> list[tuple[int, int]]:
-    scopes = [(channel_id, ""), (channel_id, model)] if model else [(channel_id, "")]
+    """Add one attempt to the windows of its scopes; returns (attempts, errors) of each.
+    With Redis this also pushes the channel's pending successes, so the rate a failure
+    is judged on counts every success this process has seen."""
+    scopes = _scope_list(channel_id, model)
     bucket = int(time.time()) // BUCKET_SECONDS
     if not settings.REDIS_URL:
         return _local_windows.record(scopes, bucket, error)
+    adds = {scope: [1, int(error)] for scope in scopes}
+    for (scope_channel, scope_model), n in _take_pending(channel_id).items():
+        for scope in _scope_list(scope_channel, scope_model):
+            adds.setdefault(scope, [0, 0])[0] += n
+    flat = await _push(adds, bucket)
+    return [(int(flat[i]), int(flat[i + 1])) for i in range(0, 2 * len(scopes), 2)]
+
+
+async def _push(adds: dict[tuple[int, str], list[int]], bucket: int) -> list:
+    """One Lua call adding `adds` ({scope: [attempts, errors]}) to the Redis windows."""
     _, script = _aredis()
-    keys = [window_key(*scope) for scope in scopes]
-    ttl = BUCKET_SECONDS * WINDOW_BUCKETS * 2
-    flat = await script(keys=keys, args=[bucket, WINDOW_BUCKETS, int(error), ttl])
-    return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    args: list[int] = [bucket, WINDOW_BUCKETS, BUCKET_SECONDS * WINDOW_BUCKETS * 2]
+    for attempts, errors in adds.values():
+        args += (attempts, errors)
+    return await script(keys=[window_key(*scope) for scope in adds], args=args)
+
+
+# ---- batched successes (Redis mode) --------------------------------------------------------
+# A success cannot cool anything, so it need not reach Redis before the response: each
+# process counts them here and pushes them every SUCCESS_FLUSH_SECONDS (one round trip per
+# channel per second instead of one per request). Failures stay immediate and carry the
+# channel's pending successes with them, so thresholds are judged on complete counts.
+SUCCESS_FLUSH_SECONDS = 1.0
+_pending: dict[tuple[int, str], int] = {}  # (channel id, model) -> successes not yet pushed
+_flush_timers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> timer
+_flushing: set[asyncio.Task] = set()  # strong references to running flushes
+
+
+def record_success(channel_id: int, model: str) -> None:
+    """Count one successful attempt without waiting on anything (never raises). Outside
+    an event loop the count waits for the next flush or failure report."""
+    if not settings.REDIS_URL:
+        _local_windows.record(_scope_list(channel_id, model),
+                              int(time.time()) // BUCKET_SECONDS, False)
+        return
+    scope = (channel_id, model)
+    _pending[scope] = _pending.get(scope, 0) + 1
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if loop not in _flush_timers:
+        _flush_timers[loop] = loop.call_later(SUCCESS_FLUSH_SECONDS, _start_flush, loop)
+
+
+def _take_pending(channel_id: int | None = None) -> dict[tuple[int, str], int]:
+    """Remove and return the pending successes (of one channel, or all)."""
+    if channel_id is None:
+        taken = dict(_pending)
+        _pending.clear()
+        return taken
+    return {scope: _pending.pop(scope) for scope in
+            [scope for scope in _pending if scope[0] == channel_id]}
+
+
+def _start_flush(loop: asyncio.AbstractEventLoop) -> None:
+    _flush_timers.pop(loop, None)
+    task = loop.create_task(flush_successes())
+    _flushing.add(task)
+    task.add_done_callback(_flushing.discard)
+
+
+async def flush_successes() -> None:
+    """Push every pending success to Redis now (one call per channel, one round trip).
+    Never raises; on a Redis error the counts are put back for the next flush."""
+    taken = _take_pending()
+    if not taken or not settings.REDIS_URL:
+        return
+    bucket = int(time.time()) // BUCKET_SECONDS
+    by_channel: dict[int, dict[tuple[int, str], list[int]]] = {}
+    for (channel_id, model), n in taken.items():
+        adds = by_channel.setdefault(channel_id, {})
+        for scope in _scope_list(channel_id, model):
+            adds.setdefault(scope, [0, 0])[0] += n
+    try:
+        # One call per channel: a call's keys share the channel's Redis Cluster slot.
+        await asyncio.gather(*(_push(adds, bucket) for adds in by_channel.values()))
+    except Exception:  # noqa: BLE001 - health must never break the relay
+        for scope, n in taken.items():
+            _pending[scope] = _pending.get(scope, 0) + n
+        logger.warning("health success flush failed; retrying", exc_info=True)
 
 
 def reset_window(channel_id: int, model: str = "") -> None:
@@ -294,14 +378,15 @@ async def report(channel_id: int, key_id: int | None, model: str, *, ok: bool,
     before this returns, so the very next routing decision of every process avoids it.
     Rate-limit errors count like other errors: they cool, they never disable.
     """
-    if not ok and status in IGNORED_STATUSES:
+    if ok:
+        record_success(channel_id, model)
+        return
+    if status in IGNORED_STATUSES:
         return
     try:
         if key_invalid and key_id is not None and await _disable_key(key_id, status, message):
             return
-        counts = await _record(channel_id, model, not ok)
-        if ok:
-            return
+        counts = await _record(channel_id, model, True)
         rate, minimum = thresholds() if _thresholds_fresh() else \
             await sync_to_async(thresholds)()
         index = crossed(counts, rate, minimum)
@@ -437,4 +522,5 @@ def clear() -> None:
         keys = list(client.scan_iter(match=WINDOW_PREFIX + "*")) + [COOLING_KEY]
         client.delete(*keys)
     _local_windows.reset(list(_local_windows.data))
+    _pending.clear()
     _set_local({})

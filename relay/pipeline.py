@@ -155,16 +155,6 @@ async def _report_failure(ex: Exchange, channel: ChannelRoute, err: RelayError) 
                         message=err.message[:300], key_invalid=err.disable_key)
 
 
-_background: set[asyncio.Task] = set()
-
-
-def background(coroutine) -> None:
-    """Run bookkeeping that must not delay the response (health.report never raises)."""
-    task = asyncio.ensure_future(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
 # ---- one attempt -------------------------------------------------------------------------
 
 async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Response:
@@ -194,7 +184,7 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Resp
         raise RelayError(504, "upstream_timeout", "upstream response took too long",
                          retryable=True) from None
     data, usage = channel.adaptor.decode_response(req.endpoint, raw, req.model)
-    background(health.report(channel.id, key_id, req.model, ok=True))
+    health.record_success(channel.id, req.model)
     return Completed(orjson.dumps(data), complete_usage(ex, usage, data))
 
 

@@ -1,5 +1,6 @@
 """Passive health: error windows, cooling, dead keys (embedded mode and, marked, Redis)."""
 
+import asyncio
 import time
 
 import pytest
@@ -228,3 +229,31 @@ async def test_the_error_rate_setting_applies_until_an_operator_sets_the_option(
     await sync_to_async(set_options)(auto_disable_error_rate=0.5)
     await fail(channel.pk, "gpt-4o-mini", 1)
     assert health.is_cooling(channel.pk, "gpt-4o-mini")
+
+
+@pytest.mark.redis
+async def test_successes_reach_redis_in_one_batch_about_a_second_later():
+    channel = await sync_to_async(make_channel)("batched")
+    for _ in range(50):
+        await health.report(channel.pk, None, "gpt-4o-mini", ok=True)
+    client = cachebus.redis_client()
+    key = health.window_key(channel.pk, "gpt-4o-mini")
+    assert not client.exists(key)  # no round trip per success
+    deadline = time.monotonic() + health.SUCCESS_FLUSH_SECONDS + 2
+    while not client.exists(key) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    for scope_key in (key, health.window_key(channel.pk, "")):
+        counts = client.hgetall(scope_key)
+        assert sum(int(v) for f, v in counts.items() if f.endswith(b":n")) == 50
+
+
+@pytest.mark.redis
+async def test_a_failure_is_judged_with_the_successes_not_yet_flushed():
+    channel = await sync_to_async(make_channel)("judged", models=("good", "bad"))
+    await sync_to_async(set_options)(auto_disable_min_requests=4, auto_disable_error_rate=0.5)
+    for _ in range(6):
+        await health.report(channel.pk, None, "good", ok=True)
+    await fail(channel.pk, "bad", 4, status=502)  # 4 of 10 on the channel: under 50 %
+    assert health.is_cooling(channel.pk, "bad") and not health.is_cooling(channel.pk, "good")
+    counts = cachebus.redis_client().hgetall(health.window_key(channel.pk, ""))
+    assert sum(int(v) for f, v in counts.items() if f.endswith(b":n")) == 10
