@@ -59,6 +59,21 @@ OPEN_STREAMS = Gauge("oneproxy_open_streams", "Streams being relayed now.",
                      multiprocess_mode="livesum")
 QUOTA_CHARGED = Counter("oneproxy_quota_charged_total", "Quota units charged.", ["model"])
 
+_children: dict[tuple, object] = {}
+MAX_CHILDREN = 10_000  # label values are bounded (endpoints, routed models, statuses)
+
+
+def child(metric, *labels: str):
+    """`metric.labels(*labels)`, memoised: prometheus-client validates and locks on every
+    `labels()` call, which the hot path would pay four times per request."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        if len(_children) >= MAX_CHILDREN:
+            _children.clear()
+        found = _children[key] = metric.labels(*labels)
+    return found
+
 
 def render() -> bytes:
     """The exposition text of every worker's metrics together."""

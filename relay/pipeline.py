@@ -173,7 +173,7 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Resp
         raise RelayError(504, "upstream_timeout", "upstream sent no response in time",
                          retryable=True) from None
     ex.ttfb = time.perf_counter() - ex.started
-    metrics.TTFB.labels(req.endpoint.value).observe(ex.ttfb)
+    metrics.child(metrics.TTFB, req.endpoint.value).observe(ex.ttfb)
     content_type = response.headers.get("content-type", "")
     if req.stream or "json" not in content_type:
         return response
@@ -248,7 +248,7 @@ async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "") ->
     charged = await quota.settle(reservation, amount,
                                  channel_id=ex.channel.id if ex.channel else None,
                                  log=log_row(ex, usage=usage, status=status, error=error))
-    metrics.QUOTA_CHARGED.labels(ex.req.model).inc(charged)
+    metrics.child(metrics.QUOTA_CHARGED, ex.req.model).inc(charged)
     return charged
 
 

@@ -54,9 +54,9 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
     except Exception:
         logger.exception("relay failed")
         response = error_response(errors.internal_error())
-    metrics.REQUESTS.labels(endpoint.value, request.relay_model,
-                            str(response.status_code)).inc()
-    metrics.LATENCY.labels(endpoint.value).observe(time.perf_counter() - started)
+    metrics.child(metrics.REQUESTS, endpoint.value, request.relay_model,
+                  str(response.status_code)).inc()
+    metrics.child(metrics.LATENCY, endpoint.value).observe(time.perf_counter() - started)
     return response
 
 

@@ -122,6 +122,20 @@ def test_a_socks_proxy_is_refused_with_a_clear_error(settings):
         relay_client.build_client()
 
 
+async def test_upstream_cookies_are_never_sent_back():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=tenant-a; Path=/"},
+                              json={})
+
+    async with relay_client.RelayClient(transport=httpx.MockTransport(handler)) as client:
+        for _ in range(2):
+            await client.post("http://upstream.test/v1/chat/completions", json=CHAT)
+        assert seen == [None, None] and not client.cookies
+
+
 async def test_tls_is_verified_and_cookies_are_not_kept():
     transport = relay_client.build_transport()
     session = transport.get_client()
