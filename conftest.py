@@ -29,6 +29,16 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests create many users; Django's real hasher costs about a second each here. The
+    other hashers (One API's bcrypt verifier among them) stay registered after it."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _clean_caches():
     """Every test starts with empty caches and, with Redis, an empty test database."""
     cache.clear()
