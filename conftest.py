@@ -99,7 +99,7 @@ def admin_user(db):
     )
 
 
-# --- Admin personas (admin helper) ------------------------------------------------------
+# --- Admin personas ------------------------------------------------------------------
 @pytest.fixture
 def operator_user(db):
     """An admin (not root): manages everything except other admins."""

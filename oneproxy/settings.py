@@ -269,7 +269,7 @@ PASSWORD_HASHERS = [
     "oneproxy.importers.hashers.OneAPIBcryptPasswordHasher",
 ]
 
-# --- Relay (/v1) tuning: owned by the relay ------------------------------------------------
+# --- Relay (/v1) tuning ---------------------------------------------------------------
 # Upstream connection pool size per server process.
 RELAY_MAX_CONNECTIONS = env.int("RELAY_MAX_CONNECTIONS", default=1000)
 # With Redis, cache invalidations arrive by pub/sub at once; the topic versions are also
@@ -279,7 +279,7 @@ RELAY_CACHE_CHECK_MS = env.int("RELAY_CACHE_CHECK_MS", default=1000)
 # Empty = DATA_DIR/metrics/<id of the serving process group>.
 METRICS_MULTIPROC_DIR = env.str("METRICS_MULTIPROC_DIR", default="")
 
-# --- Channel health and housekeeping jobs: owned by the health helper ----------------------
+# --- Channel health and housekeeping jobs ----------------------------------------------
 # A cooled-down channel (or model on it) is routed around this long before its first
 # retest; each failed retest doubles the pause up to HEALTH_COOLDOWN_MAX (seconds).
 HEALTH_COOLDOWN_SECONDS = env.int("HEALTH_COOLDOWN_SECONDS", default=120)
