@@ -17,6 +17,7 @@ connection error, even a refused connect or a mid-stream cut, into a ConnectTime
 from __future__ import annotations
 
 import asyncio
+import atexit
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
@@ -26,7 +27,8 @@ from httpx_aiohttp import AiohttpTransport
 
 ClientFactory = Callable[[], httpx.AsyncClient]
 
-_clients: dict[int, httpx.AsyncClient] = {}  # id(loop) -> client
+# id(loop) -> (loop, its client); holding the loop keeps its id from being reused.
+_clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]] = {}
 _factory: ClientFactory | None = None
 KEEPALIVE_SECONDS = 30
 
@@ -176,22 +178,59 @@ def set_client_factory(factory: ClientFactory | None) -> None:
     """Use `factory` for new clients (None = the default); existing clients are dropped."""
     global _factory
     _factory = factory
+    _drop_all()
+
+
+@atexit.register
+def _drop_all() -> None:
+    for loop, client in list(_clients.values()):
+        _drop(loop, client)
     _clients.clear()
 
 
 def get_client() -> httpx.AsyncClient:
     """The shared client for the running loop, created on first use."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _clients.get(loop_id)
-    if client is None or client.is_closed:
-        client = (_factory or build_client)()
-        _clients[loop_id] = client
+    loop = asyncio.get_running_loop()
+    entry = _clients.get(id(loop))
+    if entry is not None and entry[0] is loop and not entry[1].is_closed:
+        return entry[1]
+    for key, (old_loop, old_client) in list(_clients.items()):
+        if old_loop is loop or old_loop.is_closed():  # closed client, or a finished loop
+            _drop(old_loop, old_client)
+            del _clients[key]
+    client = (_factory or build_client)()
+    _clients[id(loop)] = (loop, client)
     return client
 
 
 async def close_clients() -> None:
     """Close the client(s) of the running loop (lifespan shutdown)."""
-    loop_id = id(asyncio.get_running_loop())
-    client = _clients.pop(loop_id, None)
-    if client is not None:
-        await client.aclose()
+    loop = asyncio.get_running_loop()
+    entry = _clients.pop(id(loop), None)
+    if entry is not None and entry[0] is loop:
+        await entry[1].aclose()
+
+
+def _drop(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> None:
+    """Close a client that is no longer handed out: on its loop if that still runs, else
+    just mark its aiohttp pool closed (its loop, and so its sockets' transports, are
+    gone; aiohttp would otherwise report an unclosed session when it is collected)."""
+    if client.is_closed:
+        return
+    if loop.is_running() and not loop.is_closed():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            _closing.add(task := loop.create_task(client.aclose()))
+            task.add_done_callback(_closing.discard)
+        else:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+        return
+    session = getattr(getattr(client, "_transport", None), "client", None)
+    if isinstance(session, aiohttp.ClientSession) and session.connector is not None:
+        session.connector._closed = True  # private, but the only quiet way without a loop
+
+
+_closing: set[asyncio.Task] = set()

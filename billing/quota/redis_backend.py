@@ -11,6 +11,7 @@ import redis.asyncio as aredis
 
 from . import lua, rows
 from .base import InsufficientQuota, NeedSeed, Pending
+from .hotpath import HotScripts
 from .seed import BALANCE_FIELD, TOKEN, USER
 
 PREFIX = "oneproxy:q:"
@@ -19,6 +20,7 @@ SEED_TTL = 24 * 3600  # idle balances age out; the next use reseeds them exactly
 LOCK_MS = 120_000  # a flusher that dies holding the lock blocks others this long at most
 MAX_CONNECTIONS = 64  # per event loop (per server worker)
 SCRIPTS = ("RESERVE", "SETTLE", "REFUND", "INSTALL", "PENDING_SUM", "FORGET", "CUT", "FINISH")
+HOT = ("RESERVE", "SETTLE", "REFUND")  # run per request: bare EVALSHA (hotpath.py)
 
 
 def balance_key(kind: str, entity_id: int) -> str:
@@ -58,6 +60,8 @@ class RedisBackend:
             client = aredis.Redis(connection_pool=pool)
             scripts = {name: client.register_script(getattr(lua, name)) for name in SCRIPTS}
             scripts["client"] = client
+            scripts["hot"] = HotScripts(self.url, {name: getattr(lua, name) for name in HOT},
+                                        MAX_CONNECTIONS, timeout=30)
             self._loops[loop] = scripts
         return scripts
 
@@ -82,8 +86,8 @@ class RedisBackend:
     async def reserve(self, token_id, user_id, amount, unlimited) -> None:
         keys, fields = self._balance_args(token_id, user_id)
         limited = "" if unlimited else "1"
-        reply = await self._scripts()["RESERVE"](
-            keys=[*keys, LIVE], args=[amount, limited, *fields]
+        reply = await self._scripts()["hot"].run(
+            "RESERVE", [*keys, LIVE], [amount, limited, *fields]
         )
         self._check(reply, token_id, user_id)
 
@@ -103,7 +107,7 @@ class RedisBackend:
             now,
             row,
         ]
-        reply = await self._scripts()["SETTLE"](keys=[*keys, LIVE, LOGS], args=args)
+        reply = await self._scripts()["hot"].run("SETTLE", [*keys, LIVE, LOGS], args)
         return int(self._check(reply, res.token_id, res.user_id)[1])
 
     async def refund(self, res, row, now) -> None:
@@ -117,7 +121,7 @@ class RedisBackend:
             now,
             row,
         ]
-        await self._scripts()["REFUND"](keys=[*keys, LIVE, LOGS], args=args)
+        await self._scripts()["hot"].run("REFUND", [*keys, LIVE, LOGS], args)
 
     async def remaining(self, token_id, user_id) -> tuple[int, int]:
         keys, _fields = self._balance_args(token_id, user_id)
