@@ -19,8 +19,9 @@ export SECRET_KEY=bench-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz
 export DJANGO_SETTINGS_MODULE=oneproxy.settings DEBUG=false CONN_MAX_AGE=60 PYTHONPATH=$PWD
 PY=.venv/bin/python
 
-psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='oneproxy_bench'" \
-  | grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE oneproxy_bench"
+DB_NAME=${DATABASE_URL##*/}
+psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" \
+  | grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB_NAME"
 redis-cli -u "$REDIS_URL" flushdb >/dev/null
 $PY manage.py migrate -v0
 
@@ -50,12 +51,23 @@ run_wrk() {  # label url connections threads -> "label rps p50_ms"
 
 DIRECT="http://127.0.0.1:$FAKE_PORT/v1/chat/completions"
 PROXY="http://127.0.0.1:$PROXY_PORT/v1/chat/completions"
+echo "start: $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) workers=$WORKERS"
 run_wrk warmup "$PROXY" 16 2 >/dev/null
-for round in $(seq 1 "$ROUNDS"); do
+lines=$(for round in $(seq 1 "$ROUNDS"); do
   run_wrk "round=$round direct load" "$DIRECT" "$CONNECTIONS" 2
   run_wrk "round=$round proxy load" "$PROXY" "$CONNECTIONS" 2
   run_wrk "round=$round direct c1" "$DIRECT" 1 1
   run_wrk "round=$round proxy c1" "$PROXY" 1 1
-done
+done | tee /dev/stderr)
+echo "end: $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+median() {  # kind field -> median of that field over the rounds
+  echo "$lines" | grep " $1 " | sed -n "s/.*$2=\([0-9.]*\).*/\1/p" | sort -g \
+    | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'
+}
+d_rps=$(median "direct load" rps); p_rps=$(median "proxy load" rps)
+d_p50=$(median "direct c1" p50_ms); p_p50=$(median "proxy c1" p50_ms)
+echo "median: direct rps=$d_rps proxy rps=$p_rps direct p50_ms=$d_p50 proxy p50_ms=$p_p50"
+echo "added p50_ms=$(awk "BEGIN {print $p_p50 - $d_p50}")" \
+  "proxy/direct rps=$(awk "BEGIN {printf \"%.4f\", $p_rps / $d_rps}")"
 echo "pending log rows in Redis (no flush worker during the run): $(redis-cli -u "$REDIS_URL" \
   --no-raw keys '*' | wc -l) keys"
