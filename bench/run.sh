@@ -58,7 +58,7 @@ lines=$(for round in $(seq 1 "$ROUNDS"); do
   run_wrk "round=$round proxy load" "$PROXY" "$CONNECTIONS" 2
   run_wrk "round=$round direct c1" "$DIRECT" 1 1
   run_wrk "round=$round proxy c1" "$PROXY" 1 1
-done | tee /dev/stderr)
+done | while IFS= read -r line; do echo "$line" >&2; echo "$line"; done)  # live and kept
 echo "end: $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
 median() {  # kind field -> median of that field over the rounds
   echo "$lines" | grep " $1 " | sed -n "s/.*$2=\([0-9.]*\).*/\1/p" | sort -g \
