@@ -1,3 +1,5 @@
+import atexit
+
 from django.apps import AppConfig
 
 
@@ -7,6 +9,9 @@ class OneProxyConfig(AppConfig):
 
     def ready(self):
         from . import checks, embedded, lifecycle  # noqa: F401  (checks register themselves)
+        from .logging import access_log
 
         lifecycle.on_startup(embedded.start)
         lifecycle.on_shutdown(embedded.stop)
+        lifecycle.on_shutdown(access_log.flush)
+        atexit.register(access_log.flush)

@@ -1,16 +1,14 @@
 """Request id middleware: every response carries X-Request-Id and every log line has it."""
 
-import logging
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 
-from .logging import request_id_var
-
-access_logger = logging.getLogger("oneproxy.access")
+from .logging import access_log, request_id_var
 
 # Accept a caller's id (a load balancer's, say) only if it is short and plain, so it can
 # never inject anything into logs.
@@ -63,13 +61,14 @@ class RequestIdMiddleware:
         """Tag the response and write one access line (for a stream: when headers go out)."""
         response["X-Request-Id"] = request.request_id
         if settings.ACCESS_LOG:
-            access_logger.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
+            access_log.write(
+                {
+                    "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "level": "INFO",
+                    "logger": "oneproxy.access",
+                    "request_id": request.request_id,
+                    "message": f"{request.method} {request.path} {response.status_code}",
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
+                }
             )

@@ -1,5 +1,11 @@
+import asyncio
+import io
+import json
+
 import pytest
 from django.test import override_settings
+
+from oneproxy.logging import AccessLog, access_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,9 +42,27 @@ async def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(asy
     assert replaced["X-Request-Id"] != "bad\nid value"
 
 
-async def test_each_request_writes_one_access_line_with_its_id(async_client, caplog):
-    with caplog.at_level("INFO", logger="oneproxy.access"):
-        response = await async_client.get("/healthz")
-    lines = [r for r in caplog.records if r.name == "oneproxy.access"]
+async def test_each_request_writes_one_access_line_with_its_id(async_client, monkeypatch):
+    access_log.flush()
+    stream = io.BytesIO()
+    monkeypatch.setattr(access_log, "_stream", stream)
+    response = await async_client.get("/healthz")
+    access_log.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert len(lines) == 1
-    assert lines[0].status == 200 and lines[0].request_id == response["X-Request-Id"]
+    assert lines[0]["status"] == 200 and lines[0]["request_id"] == response["X-Request-Id"]
+    assert lines[0]["message"] == "GET /healthz 200"
+
+
+def test_access_lines_are_buffered_on_a_loop_and_flushed_together():
+    stream = io.BytesIO()
+    log = AccessLog(stream)
+
+    async def two_requests():
+        log.write({"n": 1})
+        log.write({"n": 2})
+        assert stream.getvalue() == b""  # nothing written per request
+        await asyncio.sleep(log.FLUSH_SECONDS * 2)
+
+    asyncio.run(two_requests())
+    assert stream.getvalue() == b'{"n":1}\n{"n":2}\n'
