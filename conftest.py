@@ -29,6 +29,13 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
+def _quiet_access_log(settings):
+    """Access lines are buffered and would land after pytest's summary; the tests of the
+    access log switch it back on."""
+    settings.ACCESS_LOG = False
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Tests create many users; Django's real hasher costs about a second each here. The
     other hashers (One API's bcrypt verifier among them) stay registered after it."""

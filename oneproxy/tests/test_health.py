@@ -42,7 +42,10 @@ async def test_a_safe_incoming_request_id_is_kept_and_an_unsafe_one_replaced(asy
     assert replaced["X-Request-Id"] != "bad\nid value"
 
 
-async def test_each_request_writes_one_access_line_with_its_id(async_client, monkeypatch):
+async def test_each_request_writes_one_access_line_with_its_id(
+    async_client, monkeypatch, settings
+):
+    settings.ACCESS_LOG = True
     access_log.flush()
     stream = io.BytesIO()
     monkeypatch.setattr(access_log, "_stream", stream)

@@ -8,29 +8,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 
-from billing import quota
 from billing.models import User
-from channels_app import health
-from relay import client as relay_client
-from relay.snapshot import snapshot
-from relay.tests.helpers import CHAT, flushed_logs, post
+from relay.tests.helpers import CHAT, flushed_logs, fresh_relay, post  # noqa: F401
 
 from .oneapi_source import ALICE_KEY, oneapi_database, seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_relay(settings):
-    settings.RELAY_CACHE_CHECK_MS = 0
-    settings.RUN_EMBEDDED_JOBS = False
-    snapshot.reset()
-    quota.reset_memory_backend()
-    health.clear()
-    relay_client.set_client_factory(None)
-    yield
-    snapshot.reset()
-    relay_client.set_client_factory(None)
 
 
 def _import(tmp_path, upstream_url: str) -> None:

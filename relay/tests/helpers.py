@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+import pytest
 from asgiref.sync import sync_to_async
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
@@ -103,3 +104,23 @@ def flushed_logs():
 def refresh(obj):
     obj.refresh_from_db()
     return obj
+
+
+@pytest.fixture(autouse=True)
+def fresh_relay(settings):
+    """Every test starts with empty relay caches, balances, health and a new client.
+    Autouse wherever it is imported (relay/tests/conftest.py, other apps' relay tests)."""
+    from billing import quota
+    from channels_app import health
+    from relay import client as relay_client
+    from relay.snapshot import snapshot
+
+    settings.RELAY_CACHE_CHECK_MS = 0
+    settings.RUN_EMBEDDED_JOBS = False
+    snapshot.reset()
+    quota.reset_memory_backend()
+    health.clear()
+    relay_client.set_client_factory(None)
+    yield
+    snapshot.reset()
+    relay_client.set_client_factory(None)
