@@ -47,6 +47,22 @@ class ChannelError(Exception):
 
 
 # ---- status changes -----------------------------------------------------------------------
+def _transition(row, choices, status: str, reason: str, *, automatic: bool) -> bool:
+    """Compare-and-set `row.status` (a Channel or ChannelKey) with reason and time, in the
+    database and on `row`; False when it already had `status`, or when an automatic change
+    meets a manually disabled row."""
+    if status not in choices.values:
+        raise ChannelError(f"unknown status {status!r}")
+    now = timezone.now()
+    rows = type(row).objects.filter(pk=row.pk).exclude(status=status)
+    if automatic:
+        rows = rows.exclude(status=choices.DISABLED)
+    if not rows.update(status=status, status_reason=reason[:500], status_changed_at=now):
+        return False
+    row.status, row.status_reason, row.status_changed_at = status, reason, now
+    return True
+
+
 def set_channel_status(channel: Channel, status: str, reason: str, *,
                        automatic: bool = False) -> bool:
     """Move `channel` to `status` with `reason`; returns False when nothing changed.
@@ -55,16 +71,9 @@ def set_channel_status(channel: Channel, status: str, reason: str, *,
     writes a SYSTEM log row and notifies the operator. With `automatic` (health checks,
     tests) a manually disabled channel is left alone: only people re-enable those.
     """
-    if status not in ChannelStatus.values:
-        raise ChannelError(f"unknown channel status {status!r}")
-    now = timezone.now()
     with transaction.atomic():
-        rows = Channel.objects.filter(pk=channel.pk).exclude(status=status)
-        if automatic:
-            rows = rows.exclude(status=ChannelStatus.DISABLED)
-        if not rows.update(status=status, status_reason=reason[:500], status_changed_at=now):
+        if not _transition(channel, ChannelStatus, status, reason, automatic=automatic):
             return False
-        channel.status, channel.status_reason, channel.status_changed_at = status, reason, now
         rebuild_routing(channel)
         label = ChannelStatus(status).label
         _event(channel.pk, f"channel {channel.name} is now {label}", reason, "channel_status")
@@ -80,16 +89,9 @@ def set_key_status(key: ChannelKey, status: str, reason: str, *,
     auto-disabled, so the admin says why it stopped serving; `automatic` never touches a
     manually disabled key.
     """
-    if status not in KeyStatus.values:
-        raise ChannelError(f"unknown key status {status!r}")
-    now = timezone.now()
     with transaction.atomic():
-        rows = ChannelKey.objects.filter(pk=key.pk).exclude(status=status)
-        if automatic:
-            rows = rows.exclude(status=KeyStatus.DISABLED)
-        if not rows.update(status=status, status_reason=reason[:500], status_changed_at=now):
+        if not _transition(key, KeyStatus, status, reason, automatic=automatic):
             return False
-        key.status, key.status_reason, key.status_changed_at = status, reason, now
         channel = Channel.objects.get(pk=key.channel_id)
         rebuild_routing(channel)
         label = KeyStatus(status).label
