@@ -10,6 +10,8 @@ Exactness: a call is never retried. A connection lost mid-call fails the call, s
 script may have run (redis-py's retry would have run it twice). A pooled connection the
 server closed while idle is noticed before use (its reader saw EOF) and replaced. One
 timeout covers the whole call (redis-py's per-socket timeout costs a task per write).
+Commands are packed here (`pack`): the scripts' arguments are only str, bytes and int,
+so the general packer's per-argument type dispatch and buffer slicing are not needed.
 """
 
 from __future__ import annotations
@@ -76,12 +78,28 @@ class HotScripts:
         return Connection(**self._kwargs)
 
     async def _evalsha(self, conn: Connection, name: str, keys: list, args: list):
-        command = ("EVALSHA", self._shas[name], len(keys), *keys, *args)
-        await conn.send_command(*command)
+        command = pack("EVALSHA", self._shas[name], len(keys), *keys, *args)
+        await conn.send_packed_command(command, check_health=False)
         try:
             return await conn.read_response()
         except NoScriptError:  # Redis restarted or SCRIPT FLUSH: load it, run it once
-            await conn.send_command("SCRIPT", "LOAD", self._sources[name])
+            await conn.send_packed_command(pack("SCRIPT", "LOAD", self._sources[name]),
+                                           check_health=False)
             await conn.read_response()
-            await conn.send_command(*command)
+            await conn.send_packed_command(command, check_health=False)
             return await conn.read_response()
+
+
+def pack(*items: str | bytes | int) -> bytes:
+    """One RESP command (an array of bulk strings), as redis-py would send it."""
+    parts = [b"*%d\r\n" % len(items)]
+    for item in items:
+        if isinstance(item, str):
+            item = item.encode()
+        elif isinstance(item, int):
+            item = b"%d" % item
+        elif not isinstance(item, bytes):
+            raise TypeError(f"quota script arguments are str, bytes or int, not "
+                            f"{type(item).__name__}")
+        parts.append(b"$%d\r\n%s\r\n" % (len(item), item))
+    return b"".join(parts)

@@ -57,3 +57,21 @@ async def test_a_redis_error_inside_the_script_is_raised_and_the_connection_drop
     with pytest.raises(redis.ResponseError):
         await scripts.run("BAD", [], [])
     assert scripts._free == []
+
+
+def test_pack_matches_redis_py_for_every_argument_kind():
+    from redis.asyncio.connection import Connection
+
+    from billing.quota.hotpath import pack
+
+    items = ("EVALSHA", "ab" * 20, 2, "k:1", "ключ", b"\r\n\x00row", -5, "", 1763829000000)
+    assert pack(*items) == b"".join(Connection().pack_command(*items))
+    with pytest.raises(TypeError, match="float"):
+        pack("SET", "k", 1.5)
+
+
+async def test_packed_arguments_reach_the_script_byte_for_byte():
+    scripts = runner()
+    for value in ("ключ", b"\r\n$3\r\n\x00", "", 12345678901234):
+        expected = value if isinstance(value, bytes) else str(value).encode()
+        assert await scripts.run("ECHO", [], [value]) == expected
