@@ -26,6 +26,7 @@ from django.urls import set_script_prefix  # noqa: E402
 django_application = get_asgi_application()
 
 from oneproxy import lifecycle  # noqa: E402
+from relay import after_response  # noqa: E402
 
 FAST_PATH_PREFIXES = ("/v1/", "/healthz")
 
@@ -34,7 +35,8 @@ class FastPathHandler(ASGIHandler):
     """Django's ASGI handler without the per-request thread context and request signals.
 
     It keeps Django's disconnect handling: when the client goes away, the view's task is
-    cancelled, so a streaming view's `finally` closes the upstream at once. Responses are
+    cancelled, so a streaming view's `finally` closes the upstream at once. Work a view
+    deferred with `relay.after_response` runs once the response is sent. Responses are
     not `close()`d (that fires request_finished synchronously); fast-path views release
     what they hold in their own `finally` blocks.
     """
@@ -55,6 +57,7 @@ class FastPathHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        scope_token, after = after_response.open_scope()
         try:
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
@@ -64,6 +67,8 @@ class FastPathHandler(ASGIHandler):
             await self._serve_until_disconnect(request, receive, send)
         finally:
             body_file.close()
+            after_response.close_scope(scope_token)
+            await after_response.run(after)
 
     async def _serve_until_disconnect(self, request, receive, send):
         async def serve():

@@ -1,5 +1,6 @@
 """One relayed request after admission: failover across channels, upstream calls with
 timeouts, and billing (settle on success, refund on failure, one log row either way).
+A non-stream answer is settled once it has been sent (`relay.after_response`).
 
 Failover: retryable errors (connect errors, timeouts, 429, 5xx) move to a channel not yet
 tried, falling to lower tiers, up to the `retry_times` option more attempts; client
@@ -10,6 +11,7 @@ commit on the upstream's response headers).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,7 +26,7 @@ from billing import quota
 from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
-from relay import errors, metrics, tokenizer
+from relay import after_response, errors, metrics, tokenizer
 from relay.adaptors.base import Endpoint, Usage, read_limited
 from relay.client import get_client
 from relay.errors import RelayError
@@ -111,7 +113,7 @@ async def run(ex: Exchange, table: RoutingTable, pinned: ChannelRoute | None,
         await asyncio.shield(refund(ex, errors.internal_error()))
         raise
     if isinstance(result, Completed):
-        await settle(ex, result.usage, status=200)
+        await after_response.defer(functools.partial(settle, ex, result.usage, status=200))
         return HttpResponse(result.body, content_type=result.content_type)
     from relay.streaming import stream_response
 
