@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 import httpx
 from django.conf import settings
@@ -19,10 +20,9 @@ from django.http import StreamingHttpResponse
 
 from channels_app import health
 from relay import metrics
-from relay.adaptors.base import Usage
+from relay.adaptors.base import Usage, iter_chunks, stream_failure
 from relay.errors import RelayError
 from relay.pipeline import Exchange, settle
-from relay.sse import SSEOverflow, SSEParser
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
 
@@ -44,36 +44,15 @@ def stream_response(ex: Exchange, upstream: httpx.Response) -> StreamingHttpResp
     return response
 
 
-async def _chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    """Upstream body chunks; a gap longer than the idle timeout raises TimeoutError."""
-    idle = settings.RELAY_STREAM_IDLE_TIMEOUT
-    iterator = upstream.aiter_bytes().__aiter__()
-    while True:
-        try:
-            async with asyncio.timeout(idle):
-                chunk = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        yield chunk
-
-
 async def sse_body(ex: Exchange, upstream: httpx.Response, converter) -> AsyncIterator[bytes]:
-    """Converted SSE bytes for the client; settles in `finally`."""
-    parser = SSEParser()
+    """Converted SSE bytes for the client (the adaptor's loop); settles in `finally`."""
     metrics.OPEN_STREAMS.inc()
+    events = ex.channel.adaptor.relay_stream(
+        upstream, converter, idle_timeout=settings.RELAY_STREAM_IDLE_TIMEOUT)
     try:
-        async for chunk in _chunks(upstream):
-            for event in parser.feed(chunk):
-                for out in converter.feed(event):
-                    yield out
-        for event in parser.flush():
-            for out in converter.feed(event):
+        async with aclosing(events):
+            async for out in events:
                 yield out
-        for out in converter.finish():
-            yield out
-    except (httpx.HTTPError, SSEOverflow, TimeoutError) as exc:
-        for out in converter.abort(stream_failure(exc)):
-            yield out
     finally:
         metrics.OPEN_STREAMS.dec()
         await _finish(ex, upstream, converter.usage, converter.error, converter.done)
@@ -84,7 +63,7 @@ async def raw_body(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[byte
     metrics.OPEN_STREAMS.inc()
     error = None
     try:
-        async for chunk in _chunks(upstream):
+        async for chunk in iter_chunks(upstream, settings.RELAY_STREAM_IDLE_TIMEOUT):
             yield chunk
     except (httpx.HTTPError, TimeoutError) as exc:
         error = stream_failure(exc)
@@ -92,15 +71,6 @@ async def raw_body(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[byte
         metrics.OPEN_STREAMS.dec()
         usage = Usage(ex.req.prompt_tokens, 0, 0, estimated=True)
         await _finish(ex, upstream, usage, error, error is None)
-
-
-def stream_failure(exc: Exception) -> RelayError:
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
-        return RelayError(504, "upstream_timeout", "upstream stream went idle", retryable=True)
-    if isinstance(exc, SSEOverflow):
-        return RelayError(502, "bad_upstream_response", str(exc), retryable=True)
-    return RelayError(502, "stream_interrupted", "upstream closed the stream early",
-                      retryable=True)
 
 
 async def _finish(ex: Exchange, upstream: httpx.Response, usage: Usage,

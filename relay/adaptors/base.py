@@ -6,6 +6,7 @@ so the relay view, channel health tests and benchmarks call them the same way.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -315,16 +316,17 @@ class Adaptor:
         return self.parse_response(endpoint, data, requested_model), \
             self.extract_usage(endpoint, data)
 
-    async def relay_stream(self, response: httpx.Response,
-                           converter: StreamConverter) -> AsyncIterator[bytes]:
+    async def relay_stream(self, response: httpx.Response, converter: StreamConverter, *,
+                           idle_timeout: float | None = None) -> AsyncIterator[bytes]:
         """Yield OpenAI SSE bytes for an open upstream stream; always closes `response`.
 
-        A cut connection, a read timeout or malformed framing ends the stream with an
-        in-band error event; `converter.error` then says why (usage so far stays valid).
+        A cut connection, a read timeout, a gap longer than `idle_timeout` or malformed
+        framing ends the stream with an in-band error event; `converter.error` then says
+        why (usage so far stays valid).
         """
         parser = SSEParser()
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in iter_chunks(response, idle_timeout):
                 for event in parser.feed(chunk):
                     for out in converter.feed(event):
                         yield out
@@ -333,11 +335,25 @@ class Adaptor:
                     yield out
             for out in converter.finish():
                 yield out
-        except (httpx.HTTPError, SSEOverflow) as exc:
-            for out in converter.abort(_stream_failure(exc)):
+        except (httpx.HTTPError, SSEOverflow, TimeoutError) as exc:
+            for out in converter.abort(stream_failure(exc)):
                 yield out
         finally:
             await response.aclose()
+
+
+async def iter_chunks(response: httpx.Response,
+                      idle_timeout: float | None = None) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive; a gap longer than `idle_timeout` raises
+    TimeoutError (None: wait as long as the client's read timeout allows)."""
+    iterator = response.aiter_bytes().__aiter__()
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        yield chunk
 
 
 @functools.lru_cache(maxsize=4096)
@@ -347,9 +363,11 @@ def parsed_url(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _stream_failure(exc: Exception) -> RelayError:
-    if isinstance(exc, httpx.TimeoutException):
-        return RelayError(504, "upstream_timeout", "upstream stream timed out", retryable=True)
+def stream_failure(exc: Exception) -> RelayError:
+    """The error that ends a stream: idle or timed out (504), malformed or cut (502)."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return RelayError(504, "upstream_timeout", "upstream stream went idle or timed out",
+                          retryable=True)
     if isinstance(exc, SSEOverflow):
         return RelayError(502, "bad_upstream_response", str(exc), retryable=True)
     return RelayError(502, "stream_interrupted", "upstream closed the stream early",
@@ -373,7 +391,7 @@ async def read_limited(response: httpx.Response, limit: int,
                 break
             chunks.append(chunk)
     except httpx.HTTPError as exc:
-        raise _stream_failure(exc) from exc
+        raise stream_failure(exc) from exc
     finally:
         await response.aclose()
     return b"".join(chunks)
