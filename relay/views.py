@@ -1,10 +1,12 @@
-"""The /v1 endpoints: plain `async def` Django views, one code path for all of them.
+"""The /v1 endpoints: `async def` Django views calling DRF policy classes, one code path
+for all of them.
 
-Why not DRF/adrf views: their request wrapping, content negotiation and renderers cost
-more per request than this whole admission path, and DRF's authentication and throttle
-classes are synchronous (a thread hop or a database read each). The policies here read
-only the in-process snapshot; errors are OpenAI-shaped; RequestIdMiddleware adds
-X-Request-Id to every response.
+The policies (relay/auth.py: API-key authentication, token admission, model permission)
+are DRF's BaseAuthentication and BasePermission, called as an APIView calls them. The
+views are not adrf APIViews because adrf runs `initial()` (and with it every policy)
+through sync_to_async: a hop to Django's one shared thread on every request, which would
+serialise all /v1 traffic of a process. The policies read only the in-process snapshot;
+errors are OpenAI-shaped; RequestIdMiddleware adds X-Request-Id to every response.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
         response = await handler(request, endpoint, started, *args)
     except RelayError as err:
         response = error_response(err)
+        if err.status == 401:
+            response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(request)
     except quota.QuotaUnavailable:
         response = error_response(errors.gateway(503, "quota_unavailable",
                                                  "Quota service busy; retry shortly."))
@@ -62,9 +66,10 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
 
 async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> HttpResponse:
     snapshot.refresh()
-    principal, pinned_id = await auth.authenticate(request.META)
+    principal = await auth.admit(request)
+    pinned_id = request.pinned_channel
     req = read_request(request, endpoint)
-    auth.check_model(principal, req.model)
+    auth.check_model(request, req.model)
     table = await snapshot.routing()
     pinned = None
     if pinned_id is not None:
@@ -119,7 +124,7 @@ def read_request(request: HttpRequest, endpoint: Endpoint) -> schemas.RelayReque
 async def _visible_models(request: HttpRequest) -> dict[str, dict]:
     """Model objects this token and its owner's group may use, by id."""
     snapshot.refresh()
-    principal, _pinned = await auth.authenticate(request.META)
+    principal = await auth.admit(request)
     table = await snapshot.routing()
     out = {}
     for model in table.models_by_group.get(principal.group, ()):

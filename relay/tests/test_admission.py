@@ -38,6 +38,9 @@ async def refused(client, body=CHAT, key=None, status=400, code="", **extra):
     assert response["X-Request-Id"]
     error = error_of(response)
     assert error["code"] == code, error
+    # RFC 9110: a 401 names the scheme to use (ApiKeyAuthentication.authenticate_header)
+    assert response.get("WWW-Authenticate") == ('Bearer realm="OneProxy"'
+                                                if status == 401 else None)
     return error
 
 
