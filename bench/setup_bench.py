@@ -5,11 +5,14 @@ upstream, a user with plenty of quota and a token. Prints the token's key.
 """
 
 import sys
+import time
 from decimal import Decimal
 
 import django
 
 django.setup()
+
+from django.db import IntegrityError  # noqa: E402
 
 from billing.models import Group, Price, Token, User  # noqa: E402
 from billing.services import create_token  # noqa: E402
@@ -32,5 +35,18 @@ def main(upstream: str) -> str:
     return key
 
 
+def main_with_retries(upstream: str) -> str:
+    """A server of the previous run may still be flushing its last log rows, which
+    reference the old channel and token while they are deleted here: try again."""
+    for attempt in range(5):
+        try:
+            return main(upstream)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 if __name__ == "__main__":
-    print(main(sys.argv[1]))
+    print(main_with_retries(sys.argv[1]))
