@@ -29,6 +29,8 @@ def error_response(error: RelayError) -> HttpResponse:
     """The JSON error response for `error`; the request id header is added by middleware."""
     response = HttpResponse(orjson.dumps(error.to_dict()), status=error.status,
                             content_type="application/json")
+    if retry_after := getattr(error, "retry_after", None):
+        response["Retry-After"] = str(retry_after)
     # Django logs every 4xx/5xx through a thread hop; the access line already says it all.
     response._has_been_logged = True
     return response

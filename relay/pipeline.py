@@ -26,7 +26,7 @@ from billing import quota
 from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
-from relay import after_response, errors, metrics, tokenizer
+from relay import after_response, errors, metrics, throttle, tokenizer
 from relay.adaptors.base import Endpoint, Usage, read_limited
 from relay.client import get_client
 from relay.errors import RelayError
@@ -251,6 +251,7 @@ async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "") ->
                                  channel_id=ex.channel.id if ex.channel else None,
                                  log=log_row(ex, usage=usage, status=status, error=error))
     metrics.child(metrics.QUOTA_CHARGED, ex.req.model).inc(charged)
+    await throttle.add_tokens(ex.principal, usage.prompt_tokens + usage.completion_tokens)
     return charged
 
 

@@ -52,6 +52,8 @@ class Principal:
     is_admin: bool
     group: str
     group_ratio: Decimal
+    rpm_limit: int = 0  # requests per minute for this token; 0 = no limit
+    tpm_limit: int = 0  # tokens per minute for this token; 0 = no limit
 
     def allows_ip(self, ip: str) -> bool:
         if not self.networks:
@@ -238,6 +240,7 @@ def load_principal(key_hash: str) -> Principal | None:
         user_id=user.pk, username=user.username, user_status=user.status,
         is_admin=user.role in (UserRole.ADMIN, UserRole.ROOT),
         group=user.group.name, group_ratio=user.group.ratio,
+        rpm_limit=token.rpm_limit, tpm_limit=token.tpm_limit,
     )
 
 

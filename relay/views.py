@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from billing import quota
-from relay import auth, errors, metrics, pipeline, schemas
+from relay import auth, errors, metrics, pipeline, schemas, throttle
 from relay.adaptors.base import Endpoint
 from relay.errors import RelayError, error_response
 from relay.snapshot import snapshot
@@ -70,6 +70,7 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     pinned_id = request.pinned_channel
     req = read_request(request, endpoint)
     auth.check_model(request, req.model)
+    await throttle.THROTTLE.allow_request(request)
     table = await snapshot.routing()
     pinned = None
     if pinned_id is not None:

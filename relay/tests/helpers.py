@@ -113,12 +113,14 @@ def fresh_relay(settings):
     from billing import quota
     from channels_app import health
     from relay import client as relay_client
+    from relay import throttle
     from relay.snapshot import snapshot
 
     settings.RELAY_CACHE_CHECK_MS = 0
     settings.RUN_EMBEDDED_JOBS = False
     snapshot.reset()
     quota.reset_memory_backend()
+    throttle.reset()
     health.clear()
     relay_client.set_client_factory(None)
     yield
