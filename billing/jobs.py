@@ -44,6 +44,21 @@ def purge_old_logs() -> int:
     return deleted
 
 
+@shared_task(name="billing.jobs.release_stale_reservations", ignore_result=True)
+def release_stale_reservations() -> int:
+    """Give back pre-charges whose request never settled (its process died)."""
+    from django.conf import settings
+
+    from . import quota
+
+    released = quota.release_stale(settings.QUOTA_RESERVATION_TTL)
+    if released:
+        logger.warning("stale reservations released", extra={"reservations": released})
+    return released
+
+
 register(PeriodicJob("usage-rollup", "billing.jobs.roll_up_usage", "HOUSEKEEPING_INTERVAL"))
 register(PeriodicJob("token-upkeep", "billing.jobs.token_upkeep", "HOUSEKEEPING_INTERVAL"))
+register(PeriodicJob("stale-reservations", "billing.jobs.release_stale_reservations",
+                     "HOUSEKEEPING_INTERVAL"))
 register(PeriodicJob("log-retention", "billing.jobs.purge_old_logs", "LOG_RETENTION_INTERVAL"))

@@ -89,8 +89,10 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
                            request.META.get("REMOTE_ADDR", ""), principal, req, price)
     amount = pipeline.estimate_quota(ex, options["pre_consume_tokens"])
     try:
-        ex.reservation = await quota.reserve(principal.token_id, principal.user_id, amount,
-                                             unlimited_token=principal.unlimited)
+        ex.reservation = await quota.reserve(
+            principal.token_id, principal.user_id, amount, unlimited_token=principal.unlimited,
+            note={"model": req.model, "request_id": ex.request_id, "client_ip": ex.client_ip,
+                  "group_name": principal.group, "is_stream": req.stream})
     except quota.InsufficientQuota as exc:
         raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
     return await pipeline.run(ex, table, pinned, options["retry_times"])

@@ -10,7 +10,9 @@ reseeds it.
 """
 
 import asyncio
+import secrets
 
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
@@ -28,6 +30,7 @@ __all__ = [
     "forget_user",
     "pending_log_count",
     "refund",
+    "release_stale",
     "remaining",
     "reserve",
     "settle",
@@ -75,17 +78,56 @@ def _check(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
-async def reserve(token_id: int, user_id: int, amount: int, *, unlimited_token: bool):
+async def reserve(token_id: int, user_id: int, amount: int, *, unlimited_token: bool,
+                  note: dict | None = None):
     """Take `amount` from the token (unless unlimited) and the user, both or neither.
 
     Returns a Reservation; raises InsufficientQuota (scope "token" checked first) when
-    either balance is below `amount`. `amount` may be 0."""
+    either balance is below `amount`. `amount` may be 0. `note` (Log fields such as the
+    model and request id) goes into the log row if the reservation is ever released
+    because its process died (`release_stale`)."""
     _check("amount", amount)
     backend = get_backend()
+    res_id = secrets.token_hex(8)
+    encoded = orjson.dumps(note or {}, default=str)
     await _with_seeding(
-        lambda: backend.reserve(token_id, user_id, amount, unlimited_token), backend
+        lambda: backend.reserve(token_id, user_id, amount, unlimited_token, res_id, encoded),
+        backend,
     )
-    return Reservation(token_id, user_id, amount, unlimited_token)
+    return Reservation(token_id, user_id, amount, unlimited_token, res_id)
+
+
+RELEASED = "reservation released: the process serving this request stopped before it ended"
+
+
+def release_stale(older_than_seconds: float) -> int:
+    """Give back the reservations held longer than `older_than_seconds` (their process
+    died between reserve and settle: killed, OOM, power loss), each with an error log row.
+    A request still running past that age is settled later as if nothing had been
+    reserved, so nothing is lost or counted twice either way. Returns how many were
+    released (always 0 without Redis: in-process reservations die with their process)."""
+    backend = get_backend()
+    if backend is _memory:
+        return 0
+    now = rows.now_ms()
+    cutoff = now - int(older_than_seconds * 1000)
+    released = 0
+    for reservation, taken_ms, note in backend.open_reservations():
+        if taken_ms > cutoff:
+            continue
+        log = {**_note_fields(note), "status_code": 500, "error": RELEASED}
+        if backend.release(reservation, _row(reservation, log, None, "error"), now):
+            released += 1
+    return released
+
+
+def _note_fields(note: bytes) -> dict:
+    try:
+        fields = orjson.loads(note)
+    except orjson.JSONDecodeError:
+        return {}
+    return {k: v for k, v in fields.items() if k in ("model", "request_id", "client_ip",
+                                                        "group_name", "is_stream")}
 
 
 def _row(reservation: Reservation, log: dict, channel_id: int | None, default_type: str):

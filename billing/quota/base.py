@@ -1,6 +1,6 @@
 """Types shared by the quota backends."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class InsufficientQuota(Exception):
@@ -30,6 +30,8 @@ class Reservation:
     user_id: int
     amount: int
     unlimited_token: bool
+    # Its entry in the Redis journal of open reservations (a handle, not part of its value).
+    id: str = field(default="", compare=False)
 
 
 @dataclass(slots=True)

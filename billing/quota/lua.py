@@ -4,12 +4,15 @@ its pending delta (and the queued log row) always move together.
 Keys (prefix P = "oneproxy:q:"): P.."bal:t:<id>" / P.."bal:u:<id>" live balances,
 P.."live" the pending-deltas hash, P.."logs" the queued rows, P.."batches" the set of taken
 batch ids, P.."batch:<id>:d" / ":l" a taken batch, P.."gen" bumped whenever the set of
-batches changes or a balance is dropped (seeding checks it), P.."lock" the flush lock.
+batches changes or a balance is dropped (seeding checks it), P.."lock" the flush lock,
+P.."res" the open reservations (id -> "token, user, amount, limited, ms, note"), so those
+of a process that died can be given back (`release_stale`).
 Integers stay exact: Lua numbers are doubles, exact up to 2^53, far above any quota.
 """
 
-# KEYS: token balance, user balance, live hash.
-# ARGV: amount, limited ("1"/""), token remain field, user quota field.
+# KEYS: token balance, user balance, live hash, reservations hash.
+# ARGV: amount, limited ("1"/""), token remain field, user quota field, reservation id,
+#       reservation entry.
 RESERVE = """
 local amount = tonumber(ARGV[1])
 local limited = ARGV[2] == '1'
@@ -29,12 +32,15 @@ if amount > 0 then
   redis.call('DECRBY', KEYS[2], amount)
   redis.call('HINCRBY', KEYS[3], ARGV[4], -amount)
 end
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
 return {'ok'}
 """
 
-# KEYS: token balance, user balance, live hash, logs list.
+# KEYS: token balance, user balance, live hash, logs list, reservations hash.
 # ARGV: reserved, actual, limited, token remain f, user quota f, token used f, user used f,
-#       user count f, token seen f, user seen f, channel used f ("" = none), now ms, row.
+#       user count f, token seen f, user seen f, channel used f ("" = none), now ms, row,
+#       reservation id.
+# A reservation already given back (release_stale) counts as 0: the whole charge is new.
 SETTLE = """
 local reserved, actual = tonumber(ARGV[1]), tonumber(ARGV[2])
 local limited = ARGV[3] == '1'
@@ -44,6 +50,7 @@ local ub = redis.call('GET', KEYS[2])
 if (limited and not tb) or not ub then
   return {'seed', limited and not tb and 1 or 0, ub and 0 or 1}
 end
+if redis.call('HDEL', KEYS[5], ARGV[14]) == 0 then reserved = 0 end
 local charged = actual
 if actual > reserved then
   local room = tonumber(ub)
@@ -69,9 +76,11 @@ redis.call('RPUSH', KEYS[4], string.format('%d', charged) .. '\\t' .. ARGV[13])
 return {'ok', charged}
 """
 
-# KEYS: token balance, user balance, live hash, logs list.
-# ARGV: amount, limited, token remain f, user quota f, token seen f, user seen f, now, row.
+# KEYS: token balance, user balance, live hash, logs list, reservations hash.
+# ARGV: amount, limited, token remain f, user quota f, token seen f, user seen f, now, row,
+#       reservation id. A reservation given back already is not given back twice.
 REFUND = """
+if redis.call('HDEL', KEYS[5], ARGV[9]) == 0 then return 0 end
 local amount = tonumber(ARGV[1])
 if amount > 0 then
   if ARGV[2] == '1' then

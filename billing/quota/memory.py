@@ -49,7 +49,8 @@ class MemoryBackend:
         name = rows.field(kind, entity_id)
         self._live.counters[name] = self._live.counters.get(name, 0) + value
 
-    async def reserve(self, token_id, user_id, amount, unlimited) -> None:
+    async def reserve(self, token_id, user_id, amount, unlimited, res_id="", note=b"") -> None:
+        # No journal: open reservations live and die with this process, as its balances do.
         keys = _keys(token_id, user_id, unlimited)
         with self._lock:
             self._require(keys)

@@ -10,12 +10,13 @@ import redis
 import redis.asyncio as aredis
 
 from . import lua, rows
-from .base import InsufficientQuota, NeedSeed, Pending
+from .base import InsufficientQuota, NeedSeed, Pending, Reservation
 from .hotpath import HotScripts
 from .seed import BALANCE_FIELD, TOKEN, USER
 
 PREFIX = "oneproxy:q:"
-LIVE, LOGS, BATCHES, GEN, LOCK = (PREFIX + k for k in ("live", "logs", "batches", "gen", "lock"))
+LIVE, LOGS, BATCHES, GEN, LOCK, RES = (
+    PREFIX + k for k in ("live", "logs", "batches", "gen", "lock", "res"))
 SEED_TTL = 24 * 3600  # idle balances age out; the next use reseeds them exactly
 LOCK_MS = 120_000  # a flusher that dies holding the lock blocks others this long at most
 MAX_CONNECTIONS = 64  # per event loop (per server worker)
@@ -83,11 +84,13 @@ class RedisBackend:
             raise InsufficientQuota(_decode(reply[1]), int(reply[2]))
         return reply
 
-    async def reserve(self, token_id, user_id, amount, unlimited) -> None:
+    async def reserve(self, token_id, user_id, amount, unlimited, res_id="", note=b"{}") -> None:
         keys, fields = self._balance_args(token_id, user_id)
         limited = "" if unlimited else "1"
+        entry = b"%d\t%d\t%d\t%s\t%d\t%s" % (token_id, user_id, amount, limited.encode(),
+                                               rows.now_ms(), note)
         reply = await self._scripts()["hot"].run(
-            "RESERVE", [*keys, LIVE], [amount, limited, *fields]
+            "RESERVE", [*keys, LIVE, RES], [amount, limited, *fields, res_id, entry]
         )
         self._check(reply, token_id, user_id)
 
@@ -106,12 +109,14 @@ class RedisBackend:
             rows.field(rows.CHANNEL_USED, channel_id) if channel_id else "",
             now,
             row,
+            res.id,
         ]
-        reply = await self._scripts()["hot"].run("SETTLE", [*keys, LIVE, LOGS], args)
+        reply = await self._scripts()["hot"].run("SETTLE", [*keys, LIVE, LOGS, RES], args)
         return int(self._check(reply, res.token_id, res.user_id)[1])
 
-    async def refund(self, res, row, now) -> None:
-        keys, fields = self._balance_args(res.token_id, res.user_id)
+    @classmethod
+    def _refund_args(cls, res, row, now) -> tuple[list, list]:
+        keys, fields = cls._balance_args(res.token_id, res.user_id)
         args = [
             res.amount,
             "" if res.unlimited_token else "1",
@@ -120,8 +125,28 @@ class RedisBackend:
             rows.field(rows.USER_SEEN, res.user_id),
             now,
             row,
+            res.id,
         ]
-        await self._scripts()["hot"].run("REFUND", [*keys, LIVE, LOGS], args)
+        return [*keys, LIVE, LOGS, RES], args
+
+    async def refund(self, res, row, now) -> None:
+        keys, args = self._refund_args(res, row, now)
+        await self._scripts()["hot"].run("REFUND", keys, args)
+
+    def open_reservations(self) -> list[tuple[Reservation, int, bytes]]:
+        """Every reservation not settled or refunded yet: (reservation, taken at ms,
+        note) (sync, for release_stale)."""
+        out = []
+        for res_id, entry in self.sync.hgetall(RES).items():
+            token_id, user_id, amount, limited, taken_ms, note = entry.split(b"\t", 5)
+            out.append((Reservation(int(token_id), int(user_id), int(amount), limited != b"1",
+                                    _decode(res_id)), int(taken_ms), note))
+        return out
+
+    def release(self, res, row, now) -> bool:
+        """Give `res` back and queue its row, unless it was settled or refunded meanwhile."""
+        keys, args = self._refund_args(res, row, now)
+        return bool(self._sync_scripts["REFUND"](keys=keys, args=args))
 
     async def remaining(self, token_id, user_id) -> tuple[int, int]:
         keys, _fields = self._balance_args(token_id, user_id)
