@@ -18,6 +18,7 @@ export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/1}
 export SECRET_KEY=bench-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz
 export DJANGO_SETTINGS_MODULE=oneproxy.settings DEBUG=false CONN_MAX_AGE=60 PYTHONPATH=$PWD
 PY=.venv/bin/python
+command -v wrk >/dev/null || { echo "bench/run.sh needs wrk (Debian: apt-get install wrk)" >&2; exit 1; }
 
 DB_NAME=${DATABASE_URL##*/}
 psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'" \
