@@ -270,8 +270,10 @@ PASSWORD_HASHERS = [
 ]
 
 # --- Relay (/v1) tuning ---------------------------------------------------------------
-# Upstream connection pool size per server process.
-RELAY_MAX_CONNECTIONS = env.int("RELAY_MAX_CONNECTIONS", default=1000)
+# Upstream connections per server process (0 = unbounded). Each open stream holds one, so
+# this caps the streams a process serves at once; keep it under half the open-file limit
+# (`ulimit -n`): every stream also holds its client's socket.
+RELAY_MAX_CONNECTIONS = env.int("RELAY_MAX_CONNECTIONS", default=8000)
 # With Redis, cache invalidations arrive by pub/sub at once; the topic versions are also
 # re-read at least this often (ms) in case a message was lost. 0 = read on every request.
 RELAY_CACHE_CHECK_MS = env.int("RELAY_CACHE_CHECK_MS", default=1000)
