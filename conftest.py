@@ -1,8 +1,10 @@
 """Shared fixtures: clean caches per test, Redis availability, personas and factories."""
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from oneproxy import cachebus
 
@@ -17,6 +19,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "redis" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _close_sync_thread_connections():
+    """After each test, close the database connections that async code opened through
+    sync_to_async: outside a request they live in asgiref's one sync thread, where
+    nothing else closes them, and PostgreSQL will not drop a test database in use."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 @pytest.fixture(autouse=True)

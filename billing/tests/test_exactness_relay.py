@@ -5,6 +5,7 @@ and some refused for quota; after a flush every counter equals the sum of its lo
 import asyncio
 import random
 
+import orjson
 import pytest
 from asgiref.sync import sync_to_async
 from django.db.models import Sum
@@ -12,7 +13,14 @@ from django.db.models import Sum
 from billing import quota
 from billing.models import Log, Token, User
 from billing.tests.quota_helpers import backend  # noqa: F401
-from relay.tests.helpers import make_channel, make_price, make_token, make_user, post
+from relay.tests.helpers import (
+    asgi_post,
+    make_channel,
+    make_price,
+    make_token,
+    make_user,
+    post,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 URL = "/v1/chat/completions"
@@ -33,7 +41,11 @@ def world(url: str):
     return {alice.pk: 60_000, bob.pk: 8_000}, keys
 
 
-async def test_500_concurrent_relayed_requests_are_billed_exactly(async_client, fake_openai):
+@pytest.mark.parametrize("entry", ["django_client", "asgi_server_entry"])
+async def test_500_concurrent_relayed_requests_are_billed_exactly(async_client, fake_openai,
+                                                                  entry):
+    """Through Django's test client (settles before the response) and through the ASGI
+    entry uvicorn calls (settles after the response is sent)."""
     users, keys = await sync_to_async(world)(fake_openai.url)
     rng = random.Random(7)
     statuses = []
@@ -45,8 +57,11 @@ async def test_500_concurrent_relayed_requests_are_billed_exactly(async_client, 
             "messages": [{"role": "user", "content": "Say hello"}],
             "max_tokens": rng.randrange(1, 60),
         }
-        response = await post(async_client, URL, body, rng.choice(keys))
-        statuses.append(response.status_code)
+        key = rng.choice(keys)
+        if entry == "django_client":
+            statuses.append((await post(async_client, URL, body, key)).status_code)
+        else:
+            statuses.append((await asgi_post(URL, orjson.dumps(body), key))[0])
 
     await asyncio.gather(*(one() for _ in range(500)))
     await sync_to_async(quota.flush)()

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import connection, connections
+from django.db import connection
 
 from billing import quota
 from billing.jobs import release_stale_reservations
@@ -20,12 +20,6 @@ from billing.tests.quota_helpers import funded, spawn, stop, totals
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 NOTE = {"model": "gpt-4o-mini", "request_id": "req-1", "is_stream": True, "secret": "x"}
-
-
-@pytest.fixture(autouse=True)
-async def _close_worker_thread_connections():
-    yield
-    await sync_to_async(connections.close_all)()  # sync_to_async's thread, for DB teardown
 
 
 async def _reserve(token, user, amount=700):

@@ -75,6 +75,44 @@ async def post(http, path: str, body, key: str | None = None, headers=None, **ex
                              "application/json"), headers=headers, **extra)
 
 
+async def asgi_post(path: str, body: bytes, key: str, on_sent=None) -> tuple[int, bytes]:
+    """POST through `oneproxy.asgi.application` as uvicorn calls it (the fast path, with
+    work deferred until after the response); returns (status, body). `on_sent(body)` runs
+    when the last body message goes out. Ends when the app's task would end."""
+    import asyncio
+
+    from oneproxy.asgi import application
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+        "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+        "headers": [(b"host", b"localhost"), (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {key}".encode()),
+                    (b"content-length", str(len(body)).encode())],
+    }
+    inbox = [{"type": "http.request", "body": body, "more_body": False}]
+    status, chunks = 0, []
+
+    async def receive():
+        if inbox:
+            return inbox.pop()
+        await asyncio.sleep(3600)  # the client never hangs up
+
+    async def send(message):
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body") and on_sent is not None:
+                on_sent(b"".join(chunks))
+
+    await asyncio.wait_for(application(scope, receive, send), 30)
+    return status, b"".join(chunks)
+
+
 async def read_stream(response) -> bytes:
     assert response.streaming and response.is_async, "the body must be an async stream"
     return b"".join([chunk async for chunk in response.streaming_content])

@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
 
 from relay import throttle
 from relay.snapshot import Principal
@@ -25,12 +24,6 @@ from relay.tests.helpers import (
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
 REAL_WINDOW = throttle.window
-
-
-@pytest.fixture(autouse=True)
-async def close_worker_thread_connections():
-    yield
-    await sync_to_async(connections.close_all)()  # sync_to_async's thread, for DB teardown
 
 
 @pytest.fixture(autouse=True)
