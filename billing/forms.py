@@ -79,7 +79,7 @@ class TokenForm(forms.ModelForm):
         model = Token
         fields = [
             "user", "name", "status", "expires_at", "remain_quota", "unlimited_quota",
-            "allowed_models", "subnets", "rpm_limit", "tpm_limit",
+            "allowed_models", "subnets", "rpm_limit", "tpm_limit", "max_concurrency",
         ]  # fmt: skip
 
     def clean_remain_quota(self):

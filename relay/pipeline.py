@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -34,6 +35,7 @@ from relay.schemas import RelayRequest
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, Principal, RoutingTable
 
+logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 << 20
 COMPLETION_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions,
                                   Endpoint.responses})
@@ -54,6 +56,7 @@ class Exchange:
     channel: ChannelRoute | None = None
     key_id: int | None = None
     ttfb: float | None = None
+    slot: throttle.Slot | None = None  # its place in the token's concurrency limit
 
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
@@ -245,11 +248,14 @@ async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "") ->
     reservation, ex.reservation = ex.reservation, None
     if reservation is None:
         return 0
-    amount = charge(ex, BillUsage(usage.prompt_tokens, usage.completion_tokens,
-                                  usage.cached_tokens))
-    charged = await quota.settle(reservation, amount,
-                                 channel_id=ex.channel.id if ex.channel else None,
-                                 log=log_row(ex, usage=usage, status=status, error=error))
+    try:
+        amount = charge(ex, BillUsage(usage.prompt_tokens, usage.completion_tokens,
+                                      usage.cached_tokens))
+        charged = await quota.settle(reservation, amount,
+                                     channel_id=ex.channel.id if ex.channel else None,
+                                     log=log_row(ex, usage=usage, status=status, error=error))
+    finally:
+        await give_slot(ex)
     metrics.child(metrics.QUOTA_CHARGED, ex.req.model).inc(charged)
     await throttle.add_tokens(ex.principal, usage.prompt_tokens + usage.completion_tokens)
     return charged
@@ -260,7 +266,20 @@ async def refund(ex: Exchange, err: RelayError) -> None:
     reservation, ex.reservation = ex.reservation, None
     if reservation is None:
         return
-    await quota.refund(reservation, log=log_row(ex, usage=None, status=err.status,
-                                                error=f"{err.code}: {err.message}",
-                                                kind="error"))
+    try:
+        await quota.refund(reservation, log=log_row(ex, usage=None, status=err.status,
+                                                    error=f"{err.code}: {err.message}",
+                                                    kind="error"))
+    finally:
+        await give_slot(ex)
+
+
+async def give_slot(ex: Exchange) -> None:
+    """Free the request's concurrency slot (once); a Redis failure only delays that until
+    the slot expires."""
+    slot, ex.slot = ex.slot, None
+    try:
+        await throttle.give_slot(slot)
+    except Exception:
+        logger.warning("could not free a concurrency slot; it will expire", exc_info=True)
 

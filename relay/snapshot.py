@@ -54,6 +54,7 @@ class Principal:
     group_ratio: Decimal
     rpm_limit: int = 0  # requests per minute for this token; 0 = no limit
     tpm_limit: int = 0  # tokens per minute for this token; 0 = no limit
+    max_concurrency: int = 0  # requests in progress at once for this token; 0 = no limit
 
     def allows_ip(self, ip: str) -> bool:
         if not self.networks:
@@ -241,6 +242,7 @@ def load_principal(key_hash: str) -> Principal | None:
         is_admin=user.role in (UserRole.ADMIN, UserRole.ROOT),
         group=user.group.name, group_ratio=user.group.ratio,
         rpm_limit=token.rpm_limit, tpm_limit=token.tpm_limit,
+        max_concurrency=token.max_concurrency,
     )
 
 

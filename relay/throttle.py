@@ -1,4 +1,5 @@
-"""Per-token rate limits (requests and tokens per minute) as a DRF throttle.
+"""Per-token limits: requests and tokens per minute (a DRF throttle) and requests in
+progress at once (concurrency slots).
 
 Counts live in fixed one-minute windows: in Redis when REDIS_URL is set (one Lua call,
 shared by every worker and server), else in this process (embedded mode runs one
@@ -14,13 +15,21 @@ worker). A token without limits costs nothing here: no call, no round trip.
 A refusal is a 429 `rate_limit_exceeded` whose type says which limit (`requests` or
 `tokens`, as OpenAI's own limits do) with a Retry-After header, so the official SDKs back
 off and retry by themselves.
+
+- Concurrency: a token with `max_concurrency` holds one slot per admitted request, taken
+  just before its pre-charge and given back where the request's billing ends (settle or
+  refund, exactly once, so a stream keeps its slot until it ends). A full token gets a
+  429 `too_many_concurrent_requests`. In Redis a slot is a member of a sorted set scored
+  by its expiry (QUOTA_RESERVATION_TTL), so the slots of a killed process age out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import weakref
+from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
@@ -47,6 +56,18 @@ if rpm > 0 then
 end
 return {'ok', 0}
 """
+# KEYS: the token's slots (sorted set). ARGV: limit, now ms, expiry ms, slot id, ttl s.
+TAKE_SLOT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+# KEYS: the token's slots. ARGV: slot id.
+GIVE_SLOT = """
+return redis.call('ZREM', KEYS[1], ARGV[1])
+"""
 # KEYS: tokens counter. ARGV: tokens, ttl.
 ADD_TOKENS = """
 redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -61,6 +82,14 @@ def rate_limited(kind: str, limit: int, retry_after: int) -> RelayError:
                   f"Rate limit reached for this API key: {limit} {unit} per minute. "
                   f"Please try again in {retry_after}s.", type=unit)
     err.retry_after = retry_after
+    return err
+
+
+def too_many_in_progress(limit: int) -> RelayError:
+    err = gateway(429, "too_many_concurrent_requests",
+                  f"This API key already has {limit} requests in progress, its limit; "
+                  "retry when one has finished.", type="requests")
+    err.retry_after = 1
     return err
 
 
@@ -101,6 +130,30 @@ async def add_tokens(principal: Principal, tokens: int) -> None:
         await _backend().add_tokens(principal.token_id, window()[0], tokens)
 
 
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One admitted request's place in its token's concurrency limit."""
+
+    token_id: int
+    id: str
+
+
+async def take_slot(principal: Principal) -> Slot | None:
+    """A slot for one request (None when the token has no limit); raises the 429 when
+    the token already has `max_concurrency` requests in progress."""
+    if not principal.max_concurrency:
+        return None
+    slot = Slot(principal.token_id, secrets.token_hex(8))
+    if not await _backend().take_slot(slot, principal.max_concurrency):
+        raise too_many_in_progress(principal.max_concurrency)
+    return slot
+
+
+async def give_slot(slot: Slot | None) -> None:
+    if slot is not None:
+        await _backend().give_slot(slot)
+
+
 def _keys(token_id: int, number: int) -> tuple[str, str]:
     return f"{PREFIX}r:{token_id}:{number}", f"{PREFIX}t:{token_id}:{number}"
 
@@ -113,6 +166,21 @@ class MemoryCounters:
         self.requests: dict[tuple[int, int], int] = {}
         self.tokens: dict[tuple[int, int], int] = {}
         self.current = 0
+        self.slots: dict[int, set[str]] = {}
+
+    async def take_slot(self, slot: Slot, limit: int) -> bool:
+        held = self.slots.setdefault(slot.token_id, set())
+        if len(held) >= limit:
+            return False
+        held.add(slot.id)
+        return True
+
+    async def give_slot(self, slot: Slot) -> None:
+        held = self.slots.get(slot.token_id)
+        if held is not None:
+            held.discard(slot.id)
+            if not held:
+                del self.slots[slot.token_id]
 
     async def admit(self, principal: Principal, number: int) -> str | None:
         self._forget_before(number)
@@ -150,7 +218,8 @@ class RedisCounters:
         loop = asyncio.get_running_loop()
         scripts = self._per_loop.get(loop)
         if scripts is None:
-            scripts = HotScripts(self.url, {"ADMIT": ADMIT, "ADD_TOKENS": ADD_TOKENS},
+            scripts = HotScripts(self.url, {"ADMIT": ADMIT, "ADD_TOKENS": ADD_TOKENS,
+                                            "TAKE_SLOT": TAKE_SLOT, "GIVE_SLOT": GIVE_SLOT},
                                  max_connections=32, timeout=5)
             self._per_loop[loop] = scripts
         return scripts
@@ -165,6 +234,21 @@ class RedisCounters:
     async def add_tokens(self, token_id: int, number: int, tokens: int) -> None:
         await self._scripts().run("ADD_TOKENS", [_keys(token_id, number)[1]],
                                   [tokens, KEY_TTL])
+
+    async def take_slot(self, slot: Slot, limit: int) -> bool:
+        now = int(time.time() * 1000)
+        ttl = settings.QUOTA_RESERVATION_TTL
+        reply = await self._scripts().run(
+            "TAKE_SLOT", [_slots_key(slot.token_id)], [limit, now, now + ttl * 1000, slot.id,
+                                                      ttl])
+        return bool(reply)
+
+    async def give_slot(self, slot: Slot) -> None:
+        await self._scripts().run("GIVE_SLOT", [_slots_key(slot.token_id)], [slot.id])
+
+
+def _slots_key(token_id: int) -> str:
+    return f"{PREFIX}c:{token_id}"
 
 
 _memory = MemoryCounters()

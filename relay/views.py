@@ -88,13 +88,17 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     ex = pipeline.Exchange(getattr(request, "request_id", ""), started,
                            request.META.get("REMOTE_ADDR", ""), principal, req, price)
     amount = pipeline.estimate_quota(ex, options["pre_consume_tokens"])
+    ex.slot = await throttle.take_slot(principal)  # given back where billing ends
     try:
         ex.reservation = await quota.reserve(
             principal.token_id, principal.user_id, amount, unlimited_token=principal.unlimited,
             note={"model": req.model, "request_id": ex.request_id, "client_ip": ex.client_ip,
                   "group_name": principal.group, "is_stream": req.stream})
-    except quota.InsufficientQuota as exc:
-        raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
+    except BaseException as exc:
+        await pipeline.give_slot(ex)
+        if isinstance(exc, quota.InsufficientQuota):
+            raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
+        raise
     return await pipeline.run(ex, table, pinned, options["retry_times"])
 
 

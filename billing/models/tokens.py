@@ -88,6 +88,12 @@ class Token(models.Model):
     )
     rpm_limit = models.PositiveIntegerField(_("requests per minute"), default=0)
     tpm_limit = models.PositiveIntegerField(_("tokens per minute"), default=0)
+    max_concurrency = models.PositiveIntegerField(
+        _("concurrent requests"),
+        default=0,
+        help_text=_("Requests (streams included) this key may have in progress at once; "
+                    "0 means no limit."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 

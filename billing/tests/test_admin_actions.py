@@ -26,6 +26,7 @@ def token_form(**overrides):
         "name": "ci", "status": "enabled", "expires_at_0": "", "expires_at_1": "",
         "remain_quota": "1000", "allowed_models": "gpt-4o, gpt-4o-mini",
         "subnets": "10.0.0.0/8\n192.168.1.7", "rpm_limit": "0", "tpm_limit": "0",
+        "max_concurrency": "0",
     }  # fmt: skip
     return data | overrides
 

@@ -104,7 +104,7 @@ class TokenSerializer(serializers.ModelSerializer):
         model = Token
         fields = ["id", "user", "name", "key_prefix", "status", "expires_at", "remain_quota",
                   "unlimited_quota", "used_quota", "allowed_models", "subnets", "rpm_limit",
-                  "tpm_limit", "created_at", "last_used_at"]
+                  "tpm_limit", "max_concurrency", "created_at", "last_used_at"]
         read_only_fields = ["key_prefix", "used_quota", "created_at", "last_used_at"]
 
     def get_fields(self):

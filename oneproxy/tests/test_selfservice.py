@@ -79,7 +79,7 @@ def test_posting_to_someone_elses_token_changes_nothing(member_client, others_ro
     url = reverse("admin:billing_token_change", args=[token.pk])
     response = member_client.post(url, {"name": "hijacked", "status": "disabled",
                                         "remain_quota": "0", "rpm_limit": "0",
-                                        "tpm_limit": "0"})  # fmt: skip
+                                        "tpm_limit": "0", "max_concurrency": "0"})  # fmt: skip
     assert response.status_code in (302, 403, 404)
     token.refresh_from_db()
     assert token.name == "theirs" and token.status == "enabled"
@@ -92,7 +92,7 @@ def test_posting_to_someone_elses_token_changes_nothing(member_client, others_ro
 def test_a_user_creates_a_token_for_themselves_only(member_client, rich_user, other_user):
     data = {"user": other_user.pk, "name": "mine", "status": "enabled", "expires_at_0": "",
             "expires_at_1": "", "remain_quota": "100", "allowed_models": "", "subnets": "",
-            "rpm_limit": "0", "tpm_limit": "0"}  # fmt: skip
+            "rpm_limit": "0", "tpm_limit": "0", "max_concurrency": "0"}  # fmt: skip
     response = member_client.post(reverse("admin:billing_token_add"), data)
     assert response.status_code == 200 and response.context["rows"]
     assert Token.objects.get(name="mine").user == rich_user

@@ -19,6 +19,7 @@ from relay.tests.helpers import (
     make_token,
     make_user,
     post,
+    read_stream,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,3 +109,61 @@ def test_the_window_says_which_minute_and_how_long_until_it_turns():
     assert REAL_WINDOW(120.0) == (2, 60)
     assert REAL_WINDOW(150.5) == (2, 30)
     assert REAL_WINDOW(179.2) == (2, 1)
+
+
+# ---- requests in progress at once ------------------------------------------------------
+
+def held_slots(token_id: int) -> int:
+    """Slots the token holds right now, read from the backend in use."""
+    backend = throttle._backend()
+    if isinstance(backend, throttle.MemoryCounters):
+        return len(backend.slots.get(token_id, ()))
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL).zcard(throttle._slots_key(token_id))
+
+
+def concurrency_world(url: str, limit: int, **fields) -> tuple[int, str]:
+    for model in ("variant-500", "variant-slow_first_byte", "variant-slow_between_events"):
+        make_price(model)
+    make_price()
+    make_channel(url, models=["gpt-4o-mini", "variant-500", "variant-slow_first_byte",
+                              "variant-slow_between_events"])
+    token, key = make_token(make_user(), max_concurrency=limit, **fields)
+    return token.pk, key
+
+
+async def test_a_token_at_its_concurrency_limit_is_refused_until_one_finishes(
+        async_client, fake_openai):
+    token_id, key = await sync_to_async(concurrency_world)(fake_openai.url, 2)
+    fake_openai.delay = 0.5
+    slow = {**CHAT, "model": "variant-slow_first_byte"}
+    responses = await asyncio.gather(*(post(async_client, URL, slow, key) for _ in range(3)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 429]
+    refused = next(r for r in responses if r.status_code == 429)
+    assert error_of(refused)["code"] == "too_many_concurrent_requests"
+    assert refused["Retry-After"] == "1"
+    assert held_slots(token_id) == 0
+    assert (await post(async_client, URL, CHAT, key)).status_code == 200
+
+
+async def test_a_stream_holds_its_slot_until_it_ends(async_client, fake_openai):
+    token_id, key = await sync_to_async(concurrency_world)(fake_openai.url, 1)
+    fake_openai.delay = 0.05
+    stream = await post(async_client, URL, {**CHAT, "model": "variant-slow_between_events",
+                                             "stream": True}, key)
+    assert stream.status_code == 200 and held_slots(token_id) == 1
+    assert (await post(async_client, URL, CHAT, key)).status_code == 429
+    assert b"data: [DONE]" in await read_stream(stream)
+    assert held_slots(token_id) == 0
+    assert (await post(async_client, URL, CHAT, key)).status_code == 200
+
+
+async def test_failed_and_refused_requests_give_their_slot_back(async_client, fake_openai):
+    token_id, key = await sync_to_async(concurrency_world)(fake_openai.url, 1,
+                                                            remain_quota=5_000)
+    failed = await post(async_client, URL, {**CHAT, "model": "variant-500"}, key)
+    assert failed.status_code == 502 and held_slots(token_id) == 0
+    broke = await post(async_client, URL, {**CHAT, "max_tokens": 100_000}, key)
+    assert error_of(broke)["code"] == "insufficient_quota" and held_slots(token_id) == 0
