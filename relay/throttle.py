@@ -101,7 +101,8 @@ def window(now: float | None = None) -> tuple[int, int]:
 
 
 class TokenRateThrottle(BaseThrottle):
-    """The token's requests-per-minute and tokens-per-minute limits."""
+    """The token's requests-per-minute and tokens-per-minute limits (one instance per
+    request, as DRF makes them: `wait()` reports this request's refusal)."""
 
     async def allow_request(self, request, view=None) -> bool:
         """True when admitted; raises the 429 RelayError otherwise (the OpenAI-shaped
@@ -119,9 +120,6 @@ class TokenRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return getattr(self, "retry_after", None)
-
-
-THROTTLE = TokenRateThrottle()
 
 
 async def add_tokens(principal: Principal, tokens: int) -> None:

@@ -70,7 +70,7 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     pinned_id = request.pinned_channel
     req = read_request(request, endpoint)
     auth.check_model(request, req.model)
-    await throttle.THROTTLE.allow_request(request)
+    await throttle.TokenRateThrottle().allow_request(request)
     table = await snapshot.routing()
     pinned = None
     if pinned_id is not None:
