@@ -24,7 +24,7 @@ from billing import quota
 from relay import auth, errors, metrics, pipeline, schemas, throttle
 from relay.adaptors.base import Endpoint
 from relay.errors import RelayError, error_response
-from relay.snapshot import snapshot
+from relay.snapshot import ChannelRoute, Principal, RoutingTable, snapshot
 
 logger = logging.getLogger(__name__)
 JSON_TYPES = ("", "application/json", "application/x-www-form-urlencoded", "text/plain")
@@ -67,19 +67,11 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
 async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> HttpResponse:
     snapshot.refresh()
     principal = await auth.admit(request)
-    pinned_id = request.pinned_channel
     req = read_request(request, endpoint)
     auth.check_model(request, req.model)
     await throttle.TokenRateThrottle().allow_request(request)
     table = await snapshot.routing()
-    pinned = None
-    if pinned_id is not None:
-        pinned = table.channels.get(pinned_id)
-        if pinned is None:
-            raise errors.pinned_channel_unavailable(pinned_id)
-    elif not table.candidates(principal.group, req.model):
-        raise errors.no_channel(principal.group, req.model,
-                                table.unavailable_hint(principal.group, req.model))
+    pinned = _routable(table, principal, req.model, request.pinned_channel)
     request.relay_model = req.model
     options = await snapshot.options()
     price = pipeline.price_for(req.model, await snapshot.prices(), options)
@@ -87,8 +79,30 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
         raise errors.model_not_priced(req.model)
     ex = pipeline.Exchange(getattr(request, "request_id", ""), started,
                            request.META.get("REMOTE_ADDR", ""), principal, req, price)
-    amount = pipeline.estimate_quota(ex, options["pre_consume_tokens"])
-    ex.slot = await throttle.take_slot(principal)  # given back where billing ends
+    await _pre_charge(ex, pipeline.estimate_quota(ex, options["pre_consume_tokens"]))
+    return await pipeline.run(ex, table, pinned, options["retry_times"])
+
+
+def _routable(table: RoutingTable, principal: Principal, model: str,
+              pinned_id: int | None) -> ChannelRoute | None:
+    """The pinned channel, or None once some channel serves `model` in the principal's
+    group; raises the 400/503 that says why not."""
+    if pinned_id is not None:
+        pinned = table.channels.get(pinned_id)
+        if pinned is None:
+            raise errors.pinned_channel_unavailable(pinned_id)
+        return pinned
+    if not table.candidates(principal.group, model):
+        raise errors.no_channel(principal.group, model,
+                                table.unavailable_hint(principal.group, model))
+    return None
+
+
+async def _pre_charge(ex: pipeline.Exchange, amount: int) -> None:
+    """Take the token's concurrency slot and reserve `amount`: both or neither. Both are
+    given back where the request's billing ends (pipeline.settle / refund)."""
+    principal, req = ex.principal, ex.req
+    ex.slot = await throttle.take_slot(principal)
     try:
         ex.reservation = await quota.reserve(
             principal.token_id, principal.user_id, amount, unlimited_token=principal.unlimited,
@@ -99,7 +113,6 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
         if isinstance(exc, quota.InsufficientQuota):
             raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
         raise
-    return await pipeline.run(ex, table, pinned, options["retry_times"])
 
 
 def read_request(request: HttpRequest, endpoint: Endpoint) -> schemas.RelayRequest:
