@@ -7,8 +7,9 @@ class RelayConfig(AppConfig):
 
     def ready(self):
         from oneproxy import lifecycle
-        from relay import client, metrics
+        from relay import client, metrics, tokenizer
 
         lifecycle.on_startup(metrics.remove_stale_dirs)
+        lifecycle.on_startup(tokenizer.encoding)  # load the BPE ranks before traffic
         lifecycle.on_shutdown(client.close_clients)
         lifecycle.on_shutdown(metrics.mark_process_dead)

@@ -1,19 +1,10 @@
-"""Offline token counting for when the upstream reports no usage (pure, no downloads).
+"""Offline token counting for when the upstream reports no usage, and for pre-charges.
 
-This is a documented APPROXIMATION, not a BPE tokenizer. tiktoken needs its BPE rank files
-(cl100k_base, o200k_base), which it downloads on first use; no package on PyPI that we
-could verify ships them, and the relay must never reach the internet to count tokens.
-
-Method: split text into pre-tokens the way GPT tokenizers do (letter runs with an optional
-leading space, digit runs, punctuation runs, whitespace), then charge each piece:
-- Latin letter run: 1 token per 6 letters, rounded up (common words are one token).
-- Digit run: 1 token per 3 digits (cl100k/o200k split numbers into groups of up to 3).
-- CJK / kana / hangul: 1 token per character (slightly high for o200k: we err upward,
-  since this count pre-charges quota that is refunded later).
-- Other scripts (Cyrillic, Greek, Arabic...): 1 token per 3 letters.
-- Punctuation/symbols: 1 token per 2 characters; emoji and other astral symbols: 2 each.
-- Whitespace: spaces before words are free; a run of newlines/indentation costs 1.
-On English prose this lands within about 10-15% of o200k_base.
+Counts with OpenAI's o200k_base BPE (the encoding of the gpt-4o, gpt-4.1, o-series and
+gpt-5 families) through tiktoken, from the rank file shipped in relay/data (byte for byte
+OpenAI's published file: its SHA-256 is checked on load), so nothing is ever downloaded.
+For models with other, unpublished tokenizers (Claude, DeepSeek...) the count is an
+estimate: billing prefers the upstream's usage whenever it sends one.
 
 Chat messages use OpenAI's published overhead: 3 tokens per message, +1 when the message
 has a `name`, +3 for the assistant reply priming (the openai-cookbook counting recipe).
@@ -21,22 +12,31 @@ has a `name`, +3 for the assistant reply priming (the openai-cookbook counting r
 
 from __future__ import annotations
 
-import math
-import re
+import base64
+import functools
+import gzip
+import hashlib
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
+import tiktoken
 
-_PIECES = re.compile(
-    r" ?[A-Za-z\u00C0-\u024F]+"  # Latin letters (with accents) and a leading space
-    r"|[\u3040-\u30FF\u3400-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF]"  # one CJK/kana/hangul char
-    r"| ?[^\W\d_]+"  # letters of other scripts
-    r"|\d+"
-    r"|\s+"
-    r"| ?[^\w\s]+",  # punctuation / symbols
-)
-_CJK = re.compile(r"[\u3040-\u30FF\u3400-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF]")
+DATA = Path(__file__).resolve().parent / "data" / "o200k_base.tiktoken.gz"
+# SHA-256 of OpenAI's o200k_base.tiktoken (the hash tiktoken itself checks on download).
+DATA_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+# o200k_base's pre-tokenizer and special tokens, as tiktoken defines them.
+O200K_PATTERN = "|".join([
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""\p{N}{1,3}""",
+    r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+    r"""\s*[\r\n]+""",
+    r"""\s+(?!\S)""",
+    r"""\s+""",
+])  # noqa: E501
+O200K_SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
 
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
@@ -45,31 +45,26 @@ IMAGE_TOKENS_LOW = 85  # OpenAI's flat cost of a `detail: low` image
 IMAGE_TOKENS_DEFAULT = 765  # a 1024x1024 high-detail image (4 tiles * 170 + 85)
 
 
-def _piece_tokens(piece: str) -> int:
-    first = piece[0]
-    if first.isspace() and piece.isspace():
-        return 0 if piece == " " else 1
-    word = piece.lstrip(" ")
-    if not word:
-        return 0
-    head = word[0]
-    if head.isdigit():
-        return math.ceil(len(word) / 3)
-    if _CJK.match(head):
-        return 1
-    if (head.isascii() and head.isalpha()) or "\u00c0" <= head <= "\u024f":
-        return math.ceil(len(word) / 6)
-    if head.isalpha():
-        return math.ceil(len(word) / 3)
-    astral = sum(1 for ch in word if ord(ch) > 0xFFFF)
-    return math.ceil((len(word) - astral) / 2) + 2 * astral
+@functools.cache
+def encoding() -> tiktoken.Encoding:
+    """The o200k_base encoding, loaded once per process (~0.3 s; warmed at start-up)."""
+    raw = gzip.decompress(DATA.read_bytes())
+    if hashlib.sha256(raw).hexdigest() != DATA_SHA256:
+        raise RuntimeError(f"{DATA} is not OpenAI's o200k_base rank file")
+    ranks = {}
+    for line in raw.splitlines():
+        token, rank = line.split()
+        ranks[base64.b64decode(token)] = int(rank)
+    return tiktoken.Encoding("o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks,
+                             special_tokens=O200K_SPECIAL)
 
 
 def count_text(text: str, model: str | None = None) -> int:
-    """Approximate token count of `text` (`model` is accepted for future exact encoders)."""
+    """Tokens of `text` (special-token strings count as plain text). `model` is accepted
+    for encodings other than o200k_base, none of which is shipped yet."""
     if not text:
         return 0
-    return sum(_piece_tokens(m.group()) for m in _PIECES.finditer(text))
+    return len(encoding().encode_ordinary(text))
 
 
 def _content_tokens(content: Any) -> int:
@@ -91,7 +86,7 @@ def _content_tokens(content: Any) -> int:
 
 def count_messages(messages: Iterable[Mapping[str, Any]], model: str | None = None,
                    tools: Any = None) -> int:
-    """Approximate prompt tokens of a chat request, with OpenAI's per-message overhead.
+    """Prompt tokens of a chat request, with OpenAI's per-message overhead.
 
     Counts text and image parts, tool calls (their JSON), and `tools` definitions
     serialised as JSON (OpenAI does not publish that formula; JSON size is close).
@@ -112,7 +107,7 @@ def count_messages(messages: Iterable[Mapping[str, Any]], model: str | None = No
 
 
 def count_request(endpoint: str, body: Mapping[str, Any]) -> int:
-    """Approximate prompt tokens for a relay request body of the given endpoint value."""
+    """Prompt tokens for a relay request body of the given endpoint value."""
     if endpoint == "chat_completions":
         return count_messages(body.get("messages") or (), body.get("model"), body.get("tools"))
     value = body.get("input", body.get("prompt", ""))
