@@ -69,7 +69,6 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     principal = await auth.admit(request)
     req = read_request(request, endpoint)
     auth.check_model(request, req.model)
-    await throttle.TokenRateThrottle().allow_request(request)
     table = await snapshot.routing()
     pinned = _routable(table, principal, req.model, request.pinned_channel)
     request.relay_model = req.model
@@ -77,6 +76,7 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     price = pipeline.price_for(req.model, await snapshot.prices(), options)
     if price is None:
         raise errors.model_not_priced(req.model)
+    await throttle.TokenRateThrottle().allow_request(request)  # counts only routable ones
     ex = pipeline.Exchange(getattr(request, "request_id", ""), started,
                            request.META.get("REMOTE_ADDR", ""), principal, req, price)
     await _pre_charge(ex, pipeline.estimate_quota(ex, options["pre_consume_tokens"]))

@@ -53,6 +53,14 @@ async def test_requests_past_the_rpm_limit_get_a_429_with_retry_after(async_clie
     assert len(await flushed_logs()) == 2  # the refusal reached no upstream, charged nothing
 
 
+async def test_a_request_refused_before_routing_does_not_use_up_the_rpm_limit(
+        async_client, fake_openai):
+    key = await sync_to_async(world)(fake_openai.url, rpm_limit=1)
+    nowhere = await post(async_client, URL, {**CHAT, "model": "no-such-model"}, key)
+    assert nowhere.status_code == 503
+    assert (await post(async_client, URL, CHAT, key)).status_code == 200
+
+
 async def test_concurrent_requests_admit_exactly_the_rpm_limit(async_client, fake_openai):
     key = await sync_to_async(world)(fake_openai.url, rpm_limit=5)
     responses = await asyncio.gather(*(post(async_client, URL, CHAT, key) for _ in range(20)))
