@@ -19,18 +19,19 @@ GATEWAY = "oneproxy_error"
 
 
 def gateway(status: int, code: str, message: str, *, param: str | None = None,
-            type: str | None = None) -> RelayError:
+            type: str | None = None, retry_after: int | None = None) -> RelayError:
     """A refusal decided by OneProxy (never retried on another channel)."""
     kind = type or (INVALID if status < 500 else GATEWAY)
-    return RelayError(status, code, message, type=kind, param=param, retryable=False)
+    return RelayError(status, code, message, type=kind, param=param, retryable=False,
+                      retry_after=retry_after)
 
 
 def error_response(error: RelayError) -> HttpResponse:
     """The JSON error response for `error`; the request id header is added by middleware."""
     response = HttpResponse(orjson.dumps(error.to_dict()), status=error.status,
                             content_type="application/json")
-    if retry_after := getattr(error, "retry_after", None):
-        response["Retry-After"] = str(retry_after)
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
     # Django logs every 4xx/5xx through a thread hop; the access line already says it all.
     response._has_been_logged = True
     return response

@@ -78,19 +78,15 @@ return 1
 
 def rate_limited(kind: str, limit: int, retry_after: int) -> RelayError:
     unit = "requests" if kind == "requests" else "tokens"
-    err = gateway(429, "rate_limit_exceeded",
-                  f"Rate limit reached for this API key: {limit} {unit} per minute. "
-                  f"Please try again in {retry_after}s.", type=unit)
-    err.retry_after = retry_after
-    return err
+    return gateway(429, "rate_limit_exceeded",
+                   f"Rate limit reached for this API key: {limit} {unit} per minute. "
+                   f"Please try again in {retry_after}s.", type=unit, retry_after=retry_after)
 
 
 def too_many_in_progress(limit: int) -> RelayError:
-    err = gateway(429, "too_many_concurrent_requests",
-                  f"This API key already has {limit} requests in progress, its limit; "
-                  "retry when one has finished.", type="requests")
-    err.retry_after = 1
-    return err
+    return gateway(429, "too_many_concurrent_requests",
+                   f"This API key already has {limit} requests in progress, its limit; "
+                   "retry when one has finished.", type="requests", retry_after=1)
 
 
 def window(now: float | None = None) -> tuple[int, int]:

@@ -52,11 +52,12 @@ class RelayError(Exception):
     `status` is the HTTP status to send the client; `upstream_status` the one received.
     `retryable` drives failover to another channel; `disable_key` tells the caller the key
     is dead (invalid, deactivated, out of quota) and should be auto-disabled.
+    `retry_after` (seconds) becomes the response's Retry-After header.
     """
 
     def __init__(self, status: int, code: str, message: str, *, type: str = "upstream_error",
                  param: str | None = None, retryable: bool = False, disable_key: bool = False,
-                 upstream_status: int | None = None) -> None:
+                 upstream_status: int | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -66,6 +67,7 @@ class RelayError(Exception):
         self.retryable = retryable
         self.disable_key = disable_key
         self.upstream_status = upstream_status
+        self.retry_after = retry_after
 
     @property
     def key_invalid(self) -> bool:
