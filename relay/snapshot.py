@@ -100,11 +100,12 @@ class RoutingTable:
     def candidates(self, group: str, model: str) -> tuple[tuple[ChannelRoute, ...], ...]:
         return self.tiers.get((group, model), ())
 
-    def unavailable_hint(self, group: str, model: str) -> str:
+    def unavailable_hint(self, group: str, model: str, *, operator: bool = False) -> str:
         """Why a model has no channel in `group`, when we can tell (One API's most asked
-        support question): served in other groups, or only under another name here."""
+        support question): only under another name here, or (told to operators only:
+        users learn nothing of other groups) served in other groups."""
         hints = []
-        others = sorted(self.groups_by_model.get(model, set()) - {group})
+        others = sorted(self.groups_by_model.get(model, set()) - {group}) if operator else ()
         if others:
             hints.append(f"It is available in group(s): {', '.join(others)}.")
         names = sorted(self.aliases.get((group, model), set()))

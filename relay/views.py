@@ -93,8 +93,8 @@ def _routable(table: RoutingTable, principal: Principal, model: str,
             raise errors.pinned_channel_unavailable(pinned_id)
         return pinned
     if not table.candidates(principal.group, model):
-        raise errors.no_channel(principal.group, model,
-                                table.unavailable_hint(principal.group, model))
+        hint = table.unavailable_hint(principal.group, model, operator=principal.is_admin)
+        raise errors.no_channel(principal.group, model, hint)
     return None
 
 

@@ -20,6 +20,9 @@ LOG_CSV_COLUMNS = (
     "prompt_tokens", "completion_tokens", "cached_tokens", "quota", "is_stream",
     "elapsed_ms", "ttfb_ms", "request_id", "client_ip", "status_code", "error", "content",
 )  # fmt: skip
+# Which upstream account served a request is the operator's business: self-service users
+# never see these fields, in lists, detail pages, filters or exports.
+OPERATOR_ONLY_LOG_FIELDS = frozenset({"channel", "channel_id", "channels_tried"})
 
 
 class _Echo:
@@ -81,16 +84,33 @@ class LogAdmin(OwnedAdmin):
     def has_delete_permission(self, request, obj=None):
         return is_root(request.user)
 
+    def get_fields(self, request, obj=None):
+        return self._visible(request, [f.name for f in self.model._meta.fields])
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return self.get_fields(request, obj)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Users may not filter by channel: matching rows would tell them its id."""
+        hidden = lookup.split("__")[0] in OPERATOR_ONLY_LOG_FIELDS
+        if hidden and request is not None and not is_operator(request.user):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    @staticmethod
+    def _visible(request, names):
+        if is_operator(request.user):
+            return list(names)
+        return [name for name in names if name not in OPERATOR_ONLY_LOG_FIELDS]
 
     @admin.action(description=_("Export selected logs as CSV"))
     def export_csv(self, request, queryset):
+        columns = self._visible(request, LOG_CSV_COLUMNS)
         rows = (
-            [getattr(log, column) for column in LOG_CSV_COLUMNS]
+            [getattr(log, column) for column in columns]
             for log in queryset.order_by("-created_at").iterator(chunk_size=2000)
         )
-        return stream_csv(LOG_CSV_COLUMNS, rows, "logs.csv")
+        return stream_csv(columns, rows, "logs.csv")
 
 
 @admin.register(Redemption)

@@ -13,7 +13,7 @@ from billing.models import Group, Log, Price, Redemption, Token, User, UserRole
 
 from . import billing_serializers as s
 from .base import FILTERS, ModelViewSet, ReadOnlyModelViewSet, refused
-from .permissions import IsStaff, OwnerOrStaff, StaffWritesOthersRead
+from .permissions import IsStaff, OwnerOrStaff, StaffWritesOthersRead, is_staff
 
 
 class UserFilter(django_filters.FilterSet):
@@ -173,6 +173,17 @@ class LogFilter(django_filters.FilterSet):
     class Meta:
         model = Log
         fields = ["type", "model", "user", "token", "channel", "request_id", "status_code"]
+
+    def is_valid(self):
+        """Only staff filter by channel: for anyone else the rows that match would tell
+        which upstream account served them."""
+        if not super().is_valid():
+            return False
+        user = getattr(self.request, "user", None)
+        if self.data.get("channel") not in (None, "") and not is_staff(user):
+            self.form.add_error("channel", _("Only operators may filter logs by channel."))
+            return False
+        return True
 
 
 class LogPagination(pagination.CursorPagination):

@@ -122,11 +122,25 @@ async def test_no_channel_names_the_group_and_model_with_503(async_client, world
     assert "'gpt-9'" in error["message"] and "'default'" in error["message"]
 
 
-async def test_the_503_says_when_the_model_exists_in_another_group(async_client, fake_openai):
+async def test_a_users_503_names_no_other_group_serving_the_model(async_client, fake_openai):
     def world():
         make_price("claude-x")
         make_channel(fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
         return make_token(make_user())[1]
+
+    key = await sync_to_async(world)()
+    error = await refused(async_client, {**CHAT, "model": "claude-x"}, key, status=503,
+                          code="model_not_available")
+    assert "vip" not in error["message"] and "group(s)" not in error["message"]
+    assert "'default'" in error["message"]
+
+
+async def test_an_operators_503_says_which_other_groups_serve_the_model(async_client,
+                                                                        fake_openai):
+    def world():
+        make_price("claude-x")
+        make_channel(fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
+        return make_token(make_user("ops", role="admin"))[1]
 
     key = await sync_to_async(world)()
     error = await refused(async_client, {**CHAT, "model": "claude-x"}, key, status=503,
