@@ -1,47 +1,24 @@
 """Validate relay output against OpenAI's published OpenAPI schemas.
 
-The 3 MB YAML is parsed once and cached as a pickle under `.pytest_cache/` (keyed by
-the file's size and mtime), so later runs load it in milliseconds. OpenAPI 3.0's
-`nullable: true`, still used in places, is rewritten to JSON Schema's `null` type.
-Spec location: $OPENAI_OPENAPI_SPEC, else `../shared/reference/openai-openapi.yaml`
-relative to the repository root.
+The repository carries the schemas the tests use, copied from OpenAI's spec
+(`relay/tests/data/openai-openapi-schemas.json`; source and licence beside it), so a fresh
+clone needs nothing outside itself. OpenAPI 3.0's `nullable: true`, still used in places,
+is rewritten to JSON Schema's `null` type on load.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import orjson
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-REPO = Path(__file__).resolve().parents[2]
+SCHEMAS_FILE = Path(__file__).resolve().parent / "data" / "openai-openapi-schemas.json"
 SPEC_URI = "urn:openai-openapi"
-
-
-def spec_path() -> Path:
-    """Where the spec file is; raises FileNotFoundError if absent."""
-    candidates = [os.environ.get("OPENAI_OPENAPI_SPEC", ""),
-                  REPO.parent / "shared" / "reference" / "openai-openapi.yaml"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise FileNotFoundError("openai-openapi.yaml not found; set OPENAI_OPENAPI_SPEC")
-
-
-class _NoDatesLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
-    """Safe loader that keeps timestamps as strings (JSON has no date type)."""
-
-
-_NoDatesLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _NoDatesLoader.yaml_implicit_resolvers.copy().items()
-}
 
 
 def _nullable(node: Any) -> Any:
@@ -63,19 +40,9 @@ def _nullable(node: Any) -> Any:
 
 @cache
 def load_spec() -> dict[str, Any]:
-    """The parsed spec (components only matter), from the pickle cache when fresh."""
-    path = spec_path()
-    stat = path.stat()
-    name = f"openai-openapi-{stat.st_size}-{int(stat.st_mtime)}.pickle"
-    cache_file = REPO / ".pytest_cache" / name
-    if cache_file.is_file():
-        return pickle.loads(cache_file.read_bytes())  # noqa: S301 - our own cache file
-    with path.open("rb") as fh:
-        spec = yaml.load(fh, Loader=_NoDatesLoader)  # noqa: S506 - safe loader subclass
-    spec = {"components": _nullable(spec["components"])}
-    cache_file.parent.mkdir(exist_ok=True)
-    cache_file.write_bytes(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
-    return spec
+    """The shipped schemas (components only matter), nullable rewritten."""
+    spec = orjson.loads(SCHEMAS_FILE.read_bytes())
+    return {"components": _nullable(spec["components"])}
 
 
 @cache
