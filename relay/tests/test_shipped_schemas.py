@@ -17,12 +17,15 @@ def _tracked(*patterns: str) -> list[Path]:
     return [REPO / line for line in out.splitlines()]
 
 
+SHARED = re.compile(r"\.\./shared|[\"'/]shared[\"']?\s*/\s*[\"']?reference")
+
+
 def test_no_tracked_file_reads_the_shared_folder_beside_the_repository():
+    files = _tracked("*.py", "*.sh", "*.toml", "Makefile", ".ci/*", "*.cfg", "*.ini")
     offenders = [
-        str(path.relative_to(REPO)) for path in _tracked("*.py", "*.sh", "*.toml", "Makefile",
-                                                          ".ci/*", "*.cfg", "*.ini")
-        if path.is_file() and path != Path(__file__).resolve() and re.search(r"\.\./shared|[\"'/]shared[\"']?\s*/\s*[\"']?reference",
-                                        path.read_text(errors="replace"))
+        str(path.relative_to(REPO)) for path in files
+        if path.is_file() and path != Path(__file__).resolve()
+        and SHARED.search(path.read_text(errors="replace"))
     ]
     assert offenders == []
 
