@@ -26,6 +26,7 @@ _local_versions: dict[str, int] = {}
 _local_lock = threading.Lock()
 _counter = itertools.count(1)
 _client = None
+_local_bump_count = 0
 
 
 def redis_client() -> "redis.Redis | None":
@@ -42,7 +43,15 @@ def version_key(topic: str) -> str:
     return KEY_PREFIX + topic
 
 
+def local_bumps() -> int:
+    """How many bumps this process has made: a reader that skips the version read while
+    nothing was published must still see its own process's changes at once."""
+    return _local_bump_count
+
+
 def _bump_now(topics: tuple[str, ...]) -> None:
+    global _local_bump_count
+    _local_bump_count += 1
     client = redis_client()
     if client is None:
         with _local_lock:

@@ -4,8 +4,10 @@ routing table, prices and options. Nothing here queries the database on a warm r
 Each cache belongs to one oneproxy.cachebus topic ("auth", "routing", "prices",
 "options"). `refresh()` compares the topic versions with those the caches were built
 under and drops what moved on; the next reader reloads it once, in a worker thread
-(`sync_to_async`), shared by every request that needs it meanwhile. With Redis the version
-read is one MGET, done at most every RELAY_CACHE_CHECK_MS milliseconds (0 = every request).
+(`sync_to_async`), shared by every request that needs it meanwhile. Without Redis the
+versions are read on every request (a dict lookup). With Redis the version read is one
+MGET, on the first request after any bump was heard or made here, else at most every
+RELAY_CACHE_CHECK_MS milliseconds (0 = every request).
 """
 
 from __future__ import annotations
@@ -136,20 +138,22 @@ class Snapshot:
         """Forget everything (tests call this between cases)."""
         self._gen = _Generation(versions=(-1,) * len(TOPICS))
         self._checked_at = 0.0
+        self._seen_bumps = -1
         self._inflight: dict[tuple, asyncio.Future] = {}
         self.loads = 0  # how many database loads ran, for tests and metrics
 
     def refresh(self) -> None:
         """Drop the caches whose topic version moved (cheap; call once per request).
 
-        With Redis, a listener thread hears every bump on cachebus's pub/sub channel and
-        marks the versions dirty; while it listens and nothing was published, the MGET is
-        skipped for up to RELAY_CACHE_CHECK_MS (a safety net for a lost message)."""
-        interval = settings.RELAY_CACHE_CHECK_MS / 1000
-        now = time.monotonic()
-        if interval and now - self._checked_at < interval and _listener.quiet():
+        Without Redis the versions are an in-process dict: read on every request. With
+        Redis, a listener thread hears every bump on cachebus's pub/sub channel and marks
+        the versions dirty; while it listens, nothing was published and this process made
+        no bump itself, the MGET is skipped for up to RELAY_CACHE_CHECK_MS (the bound for
+        another process's change whose message was lost)."""
+        if settings.REDIS_URL and self._may_skip_check():
             return
-        self._checked_at = now
+        self._checked_at = time.monotonic()
+        self._seen_bumps = cachebus.local_bumps()
         _listener.dirty = False
         versions = cachebus.versions(*TOPICS)
         old = self._gen
@@ -163,6 +167,11 @@ class Snapshot:
             prices=None if "prices" in moved else old.prices,
             options=None if "options" in moved else old.options,
         )
+
+    def _may_skip_check(self) -> bool:
+        interval = settings.RELAY_CACHE_CHECK_MS / 1000
+        return bool(interval and time.monotonic() - self._checked_at < interval
+                    and self._seen_bumps == cachebus.local_bumps() and _listener.quiet())
 
     async def principal(self, key_hash: str) -> Principal | None:
         gen = self._gen
@@ -310,8 +319,6 @@ class _BumpListener:
 
     def quiet(self) -> bool:
         """True when listening and no bump arrived since the last version read."""
-        if not settings.REDIS_URL:
-            return True  # embedded: versions are an in-process dict read, always fresh
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._listen, daemon=True,
                                             name="relay-cachebus-listener")
