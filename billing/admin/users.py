@@ -1,6 +1,6 @@
 """Users, groups and management-API access tokens in the admin."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count
@@ -8,9 +8,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
+from .. import roles, services
 from ..forms import TopUpForm, UserChangeForm
-from ..models import AccessToken, Group, User, UserRole
+from ..models import AccessToken, Group, User
 from ..models.accounts import DEFAULT_GROUP
 from .base import (
     KeyOnceMixin,
@@ -72,12 +72,37 @@ class UserAdmin(DjangoUserAdmin):
         return is_operator(request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not is_operator(request.user):
-            return False
-        return is_root(request.user) or obj is None or obj.role == UserRole.USER
+        """Admins and root accounts are read-only to admins (billing.roles); their own
+        password goes through the site's "Change password" page."""
+        if obj is None:
+            return is_operator(request.user)
+        return roles.may_manage(request.user, obj)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        """The only user autocomplete is a row's owner (tokens): offer just the accounts
+        the actor may give rows to."""
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        if request.resolver_match and request.resolver_match.url_name == "autocomplete":
+            queryset = roles.managed_owners(request.user, queryset)
+        return queryset, may_have_duplicates
+
+    def _refuse(self, request, queryset, allowed) -> bool:
+        """For actions: True (with an error) when `allowed(actor, user)` fails for any
+        selected user; the action then changes nothing at all."""
+        refused = sorted(u.username for u in queryset if not allowed(request.user, u))
+        if refused:
+            self.message_user(
+                request,
+                gettext("Only root manages these accounts: %(names)s. Nothing was changed.")
+                % {"names": ", ".join(refused)},
+                messages.ERROR,
+            )
+        return bool(refused)
 
     def get_readonly_fields(self, request, obj=None):
         """Only root sets roles: for admins the role is read-only, so a new user is a user."""
@@ -87,6 +112,8 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Top up selected users"))
     def top_up(self, request, queryset):
         """Ask for an amount, then add it to each user with a top-up log row."""
+        if self._refuse(request, queryset, roles.may_manage):
+            return None
         form = TopUpForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             for user in queryset:
@@ -113,6 +140,8 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description=_("Create a token for each selected user"))
     def create_tokens(self, request, queryset):
+        if self._refuse(request, queryset, roles.may_own_tokens_of):
+            return None
         rows = []
         for user in queryset:
             token, key = services.create_token(
@@ -175,7 +204,7 @@ class AccessTokenAdmin(KeyOnceMixin, OwnedAdmin):
             return self.list_display
         return [f for f in self.list_display if f != "user"]
 
-    def save_model(self, request, obj, form, change):
-        if not is_operator(request.user):
-            obj.user = request.user
-        super().save_model(request, obj, form, change)
+    def get_queryset(self, request):
+        """An access token is as strong as its owner: admins never see root's or other
+        admins' (not even listed), so they cannot revoke or use them either."""
+        return roles.owned_rows(request.user, super().get_queryset(request))
