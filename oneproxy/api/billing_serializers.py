@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from billing.models import Group, Log, Price, Redemption, RedemptionStatus, Token, User, UserRole
+from billing import roles
+from billing.models import Group, Log, Price, Redemption, RedemptionStatus, Token, User
 from billing.models.tokens import validate_networks
 
 from .permissions import is_staff
@@ -71,11 +72,14 @@ class UserSerializer(serializers.ModelSerializer):
                 {"quota": [_("Use POST /api/users/{id}/topup/ to change a balance.")]}
             )
         requester = _requester(self)
-        touches_root = attrs.get("role") == UserRole.ROOT or (
-            self.instance is not None and self.instance.role == UserRole.ROOT
-        )
-        if touches_root and requester is not None and requester.role != UserRole.ROOT:
-            raise serializers.ValidationError({"role": [_("Only root may manage root users.")]})
+        # Who may touch which account is checked by the view (ManagesAccount); which role
+        # an account may be given is checked here, so it is an error on the field.
+        if requester is not None and attrs.get("role") not in (
+            None, *roles.assignable_roles(requester)
+        ):
+            raise serializers.ValidationError(
+                {"role": [_("Only root gives the admin or root role.")]}
+            )
         return attrs
 
     def create(self, validated_data):
