@@ -93,6 +93,15 @@ def may_see_relay_tokens_of(actor, owner: User) -> bool:
     return is_operator(actor) or may_own_tokens_of(actor, owner)
 
 
+def may_redeem(creator: User | None, redeemer: User) -> bool:
+    """A redemption code tops up on its creator's behalf: codes of root (or of no one:
+    imported, console-made) serve every account, an admin's codes only role `user`, so no
+    admin funds their own or another admin's balance through a code."""
+    if creator is None or creator.role == UserRole.ROOT:
+        return True
+    return redeemer.role == UserRole.USER
+
+
 def assignable_roles(actor) -> tuple[str, ...]:
     """The roles `actor` may give an account it creates or edits."""
     if is_root(actor):

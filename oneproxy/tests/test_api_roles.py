@@ -2,6 +2,7 @@
 an admin's session: the same rule as the admin site."""
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from billing.models import Log, LogType, Token, TokenStatus, User, UserRole
@@ -140,3 +141,31 @@ def test_root_manages_admins(staff_api, operator_user):
     made = staff_api.post("/api/users/", {"username": "ops2", "role": "admin"}, format="json")
     assert made.status_code == 201
     assert staff_api.delete(f"/api/users/{made.json()['id']}/").status_code == 204
+
+
+def test_an_admin_cannot_fund_their_own_account_with_codes_they_made(admin_api, operator_user):
+    made = admin_api.post("/api/redemptions/generate/", {"count": 1, "quota": 9000},
+                          format="json")
+    code = made.json()[0]["code"]
+    response = admin_api.post("/api/redeem/", {"code": code}, format="json")
+    assert response.status_code == 400 and "code" in response.json()
+    operator_user.refresh_from_db()
+    assert operator_user.quota == 0
+
+
+def test_codes_made_by_an_admin_top_up_users(admin_api, user_api, rich_user):
+    made = admin_api.post("/api/redemptions/generate/", {"count": 1, "quota": 9000},
+                          format="json")
+    response = user_api.post("/api/redeem/", {"code": made.json()[0]["code"]}, format="json")
+    assert response.status_code == 200 and response.json()["added"] == 9000
+
+
+def test_an_admins_access_token_from_the_console_acts_with_that_admins_rights_only(
+    operator_user, capsys
+):
+    call_command("create_access_token", operator_user.username)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {capsys.readouterr().out.strip()}")
+    made = api.post("/api/users/", {"username": "ops2", "role": "admin"}, format="json")
+    assert made.status_code == 400 and "role" in made.json()
+    assert api.post("/api/users/", {"username": "u2"}, format="json").status_code == 201
