@@ -154,6 +154,14 @@ def test_an_admin_cannot_delete_another_admin_with_the_bulk_action(
     assert User.objects.filter(pk=other_admin.pk).exists()
 
 
+def test_an_admin_cannot_set_another_admins_password_in_the_admin(operator_client, other_admin):
+    url = reverse("admin:auth_user_password_change", args=[other_admin.pk])
+    data = {"password1": "a-new-long-passphrase-8421", "password2": "a-new-long-passphrase-8421"}
+    assert operator_client.post(url, data).status_code == 403
+    other_admin.refresh_from_db()
+    assert not other_admin.check_password("a-new-long-passphrase-8421")
+
+
 def _periodic_task():
     every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
     return PeriodicTask.objects.create(name="demo-job", task="demo.task", interval=every)
@@ -163,7 +171,8 @@ def test_admin_role_operators_see_and_pause_periodic_tasks(operator_client):
     task = _periodic_task()
     changelist = "django_celery_beat_periodictask"
     assert operator_client.get(reverse(f"admin:{changelist}_changelist")).status_code == 200
-    assert operator_client.get(reverse("admin:index")).context["app_list"]
+    apps = operator_client.get(reverse("admin:index")).context["app_list"]
+    assert "django_celery_beat" in {app["app_label"] for app in apps}
     post_action(operator_client, changelist, "disable_tasks", [task])
     task.refresh_from_db()
     assert task.enabled is False
