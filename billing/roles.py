@@ -81,12 +81,6 @@ def may_own_tokens_of(actor, owner: User) -> bool:
     return may_manage(actor, owner) or (_is_active(actor) and _is_self(actor, owner))
 
 
-def may_see_access_tokens_of(actor, owner: User) -> bool:
-    """Access tokens are as strong as their owner: only those who may manage them see
-    them (an admin never sees root's or another admin's)."""
-    return may_own_tokens_of(actor, owner)
-
-
 def may_see_relay_tokens_of(actor, owner: User) -> bool:
     """Operators see every relay token (prefix only, read-only where they may not
     manage it) to follow traffic; users see their own."""

@@ -112,19 +112,24 @@ class OwnedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     def refuse_unmanaged(self, request, queryset) -> bool:
-        """For actions: True (with an error message) when any selected row belongs to an
-        account the actor may not manage; the action then changes nothing at all."""
+        """For actions: True (with an error) when a selected row's owner is not the
+        actor's to manage; the action then changes nothing at all."""
         owners = {getattr(row, self.owner_field) for row in queryset}
-        actor = request.user
-        refused = sorted(o.username for o in owners if not roles.may_own_tokens_of(actor, o))
-        if refused:
-            self.message_user(
-                request,
-                gettext("Only root manages the rows of: %(names)s. Nothing was changed.")
-                % {"names": ", ".join(refused)},
-                messages.ERROR,
-            )
-        return bool(refused)
+        return refuse_accounts(self, request, owners, roles.may_own_tokens_of)
+
+
+def refuse_accounts(admin_obj, request, accounts, allowed) -> bool:
+    """For actions on accounts or their rows: True, with an error message naming them,
+    when `allowed(actor, account)` fails for any of `accounts`."""
+    refused = sorted(a.username for a in accounts if not allowed(request.user, a))
+    if refused:
+        admin_obj.message_user(
+            request,
+            gettext("Only root manages these accounts: %(names)s. Nothing was changed.")
+            % {"names": ", ".join(refused)},
+            messages.ERROR,
+        )
+    return bool(refused)
 
 
 def render_keys_once(request, admin_obj, rows, title=None):

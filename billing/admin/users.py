@@ -1,6 +1,6 @@
 """Users, groups and management-API access tokens in the admin."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count
@@ -19,6 +19,7 @@ from .base import (
     is_operator,
     is_root,
     quota_text,
+    refuse_accounts,
     render_keys_once,
 )
 
@@ -91,19 +92,6 @@ class UserAdmin(DjangoUserAdmin):
             queryset = roles.managed_owners(request.user, queryset)
         return queryset, may_have_duplicates
 
-    def _refuse(self, request, queryset, allowed) -> bool:
-        """For actions: True (with an error) when `allowed(actor, user)` fails for any
-        selected user; the action then changes nothing at all."""
-        refused = sorted(u.username for u in queryset if not allowed(request.user, u))
-        if refused:
-            self.message_user(
-                request,
-                gettext("Only root manages these accounts: %(names)s. Nothing was changed.")
-                % {"names": ", ".join(refused)},
-                messages.ERROR,
-            )
-        return bool(refused)
-
     def get_readonly_fields(self, request, obj=None):
         """Only root sets roles: for admins the role is read-only, so a new user is a user."""
         fields = super().get_readonly_fields(request, obj)
@@ -112,7 +100,7 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Top up selected users"))
     def top_up(self, request, queryset):
         """Ask for an amount, then add it to each user with a top-up log row."""
-        if self._refuse(request, queryset, roles.may_manage):
+        if refuse_accounts(self, request, queryset, roles.may_manage):
             return None
         form = TopUpForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -140,7 +128,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description=_("Create a token for each selected user"))
     def create_tokens(self, request, queryset):
-        if self._refuse(request, queryset, roles.may_own_tokens_of):
+        if refuse_accounts(self, request, queryset, roles.may_own_tokens_of):
             return None
         rows = []
         for user in queryset:

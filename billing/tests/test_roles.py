@@ -162,6 +162,14 @@ def test_an_admin_cannot_set_another_admins_password_in_the_admin(operator_clien
     assert not other_admin.check_password("a-new-long-passphrase-8421")
 
 
+def test_an_admin_adds_accounts_of_role_user_only_in_the_admin(operator_client, default_group):
+    password = "a-new-long-passphrase-8421"
+    data = {"username": "newbie", "password1": password, "password2": password,
+            "role": "admin", "group": default_group.pk, "quota": "0"}
+    operator_client.post(reverse("admin:billing_user_add"), data)
+    assert User.objects.get(username="newbie").role == UserRole.USER
+
+
 def _periodic_task():
     every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
     return PeriodicTask.objects.create(name="demo-job", task="demo.task", interval=every)
