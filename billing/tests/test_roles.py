@@ -192,3 +192,37 @@ def test_self_service_users_do_not_see_periodic_tasks(member_client):
     _periodic_task()
     url = reverse("admin:django_celery_beat_periodictask_changelist")
     assert member_client.get(url).status_code == 403
+
+
+# The README's table of who may do what to whom, row by row, against billing.roles.
+TARGETS = ("root", "admin", "self", "user")
+RULES = {
+    # predicate: (targets root may, admin may, user may)
+    "may_manage": ({"root", "admin", "self", "user"}, {"user"}, set()),
+    "may_set_password": ({"root", "admin", "self", "user"}, {"self", "user"}, {"self"}),
+    "may_own_tokens_of": ({"root", "admin", "self", "user"}, {"self", "user"}, {"self"}),
+    "may_see_relay_tokens_of": (set(TARGETS), set(TARGETS), {"self"}),
+}
+
+
+@pytest.mark.parametrize("predicate", RULES)
+@pytest.mark.parametrize("actor_index, actor_role", list(enumerate(["root", "admin", "user"])))
+def test_the_role_table_in_the_readme_is_what_billing_roles_says(
+    predicate, actor_index, actor_role
+):
+    from billing import roles
+
+    actor = make_user(f"actor-{actor_role}", role=actor_role)
+    others = {"root": make_user("r2", role="root"), "admin": make_user("a2", role="admin"),
+              "user": make_user("u2"), "self": actor}
+    allowed = {t for t in TARGETS if getattr(roles, predicate)(actor, others[t])}
+    assert allowed == RULES[predicate][actor_index]
+
+
+def test_only_root_and_the_console_give_the_admin_or_root_role():
+    from billing import roles
+
+    assert roles.assignable_roles(make_user("r", role="root")) == ("user", "admin", "root")
+    assert roles.assignable_roles(roles.CONSOLE) == ("user", "admin", "root")
+    assert roles.assignable_roles(make_user("a", role="admin")) == ("user",)
+    assert roles.assignable_roles(make_user("u")) == ()
