@@ -11,7 +11,7 @@ from rest_framework import permissions
 
 from billing import roles
 
-SELF_SERVICE_ACCOUNT_FIELDS = {"password"}
+SELF_SERVICE_ACCOUNT_FIELDS = {"password", "current_password"}
 
 
 def is_staff(user) -> bool:

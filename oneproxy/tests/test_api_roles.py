@@ -90,16 +90,28 @@ def test_an_admin_changes_their_own_password_but_not_their_role_status_or_group(
     for change in ({"role": "root"}, {"status": "disabled"}, {"group": "vip"}):
         response = admin_api.patch(url, change, format="json")
         assert response.status_code == 403, change
-    assert admin_api.patch(url, {"password": PASSWORD}, format="json").status_code == 200
+    change = {"password": PASSWORD, "current_password": "pw-operator-0123456789"}
+    assert admin_api.patch(url, change, format="json").status_code == 200
     operator_user.refresh_from_db()
     assert operator_user.role == UserRole.ADMIN and operator_user.check_password(PASSWORD)
 
 
 def test_a_user_changes_their_own_password_only(user_api, rich_user):
     url = f"/api/users/{rich_user.pk}/"
-    assert user_api.patch(url, {"password": PASSWORD}, format="json").status_code == 200
+    change = {"password": PASSWORD, "current_password": "pw-rich-0123456789"}
+    assert user_api.patch(url, change, format="json").status_code == 200
+    assert user_api.patch(url, {"display_name": "x"}, format="json").status_code == 403
     rich_user.refresh_from_db()
     assert rich_user.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize("current", [None, "wrong-password-123"])
+def test_changing_your_own_password_needs_the_current_one(staff_api, admin_user, current):
+    change = {"password": PASSWORD} | ({"current_password": current} if current else {})
+    response = staff_api.patch(f"/api/users/{admin_user.pk}/", change, format="json")
+    assert response.status_code == 400 and "current_password" in response.json()
+    admin_user.refresh_from_db()
+    assert not admin_user.check_password(PASSWORD)
 
 
 def test_an_admin_cannot_create_relay_tokens_owned_by_root_or_another_admin(
