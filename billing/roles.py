@@ -62,9 +62,9 @@ def _is_self(actor, target) -> bool:
 
 
 def may_manage(actor, target: User) -> bool:
-    """True when `actor` may edit, enable or disable, delete and top up `target`'s account
-    and give it relay tokens: root for every account, an admin for role `user` only (not
-    their own account: no admin raises their own balance or role)."""
+    """True when `actor` may edit (role, status, group, profile), enable or disable,
+    delete and top up `target`'s account: root for every account, an admin for role `user`
+    only (not their own account: no admin raises their own balance or role)."""
     if is_root(actor):
         return True
     return is_operator(actor) and target.role == UserRole.USER

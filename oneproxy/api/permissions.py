@@ -11,7 +11,7 @@ from rest_framework import permissions
 
 from billing import roles
 
-SELF_SERVICE_ACCOUNT_FIELDS = {"password", "current_password"}
+PASSWORD_FIELDS = {"password", "current_password"}
 
 
 def is_staff(user) -> bool:
@@ -49,7 +49,8 @@ class OwnerOrStaff(permissions.BasePermission):
 
 class ManagesAccount(permissions.BasePermission):
     """Accounts: staff create them; changing, deleting or topping one up needs
-    `roles.may_manage`, except that everyone may change their own password."""
+    `roles.may_manage`; a change of the password alone needs `roles.may_set_password`
+    (everyone for their own account)."""
 
     message = _("Only root manages admin and root accounts.")
 
@@ -63,10 +64,11 @@ class ManagesAccount(permissions.BasePermission):
             return True  # the viewset's queryset already limits what one may see
         if roles.may_manage(request.user, obj):
             return True
+        fields = set(request.data.keys()) if hasattr(request.data, "keys") else set()
+        if view.action == "partial_update" and fields <= PASSWORD_FIELDS:
+            return roles.may_set_password(request.user, obj)
         if obj.pk == request.user.pk:
             self.message = _("On your own account you may change only your password.")
-            fields = set(request.data.keys()) if hasattr(request.data, "keys") else set()
-            return view.action == "partial_update" and fields <= SELF_SERVICE_ACCOUNT_FIELDS
         return False
 
 
