@@ -11,7 +11,17 @@ from django.utils.translation import gettext as _
 
 from oneproxy import cachebus
 
-from .models import Log, LogType, Redemption, RedemptionStatus, Token, TokenStatus, User
+from . import roles
+from .models import (
+    AccessToken,
+    Log,
+    LogType,
+    Redemption,
+    RedemptionStatus,
+    Token,
+    TokenStatus,
+    User,
+)
 
 
 class BillingError(Exception):
@@ -23,6 +33,20 @@ def create_token(user: User, name: str, **fields) -> tuple[Token, str]:
     token = Token(user=user, name=name, **fields)
     key = token.assign_new_key()
     token.full_clean()
+    token.save()
+    return token, key
+
+
+def create_access_token(owner: User, name: str, *, by) -> tuple[AccessToken, str]:
+    """Create a management-API access token for `owner` on behalf of `by` (a user, or
+    `roles.CONSOLE`); returns it with its full key, which is never stored.
+    Raises BillingError when `owner` is disabled or `by` may not manage them."""
+    if not owner.is_active:
+        raise BillingError(_("User %(name)s is disabled.") % {"name": owner.username})
+    if not roles.may_own_tokens_of(by, owner):
+        raise BillingError(_("Only root creates access tokens for admin and root accounts."))
+    token = AccessToken(user=owner, name=name[:64])
+    key = token.assign_new_key()
     token.save()
     return token, key
 
@@ -69,6 +93,8 @@ def redeem(user: User, code: str) -> int:
         redemption = Redemption.objects.select_for_update().filter(code=code.strip()).first()
         if redemption is None or redemption.status != RedemptionStatus.UNUSED:
             raise BillingError(_("This code is invalid or has already been used."))
+        if not roles.may_redeem(redemption.created_by, user):
+            raise BillingError(_("Codes made by an admin are for user accounts only."))
         redemption.status = RedemptionStatus.USED
         redemption.redeemed_by = user
         redemption.redeemed_at = timezone.now()

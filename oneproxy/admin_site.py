@@ -1,6 +1,7 @@
 """The one admin site for operators and self-service users.
 
-Operators (role admin or root) see everything. Any other active user may log in too and
+Operators (role admin or root) see everything, and manage what `billing.roles` lets
+them (an admin: users, not other admins or root). Any other active user may log in too and
 sees only the pages that are scoped to them: their tokens, logs, access tokens, their
 usage dashboard and an account page to check the balance and redeem codes. Permissions
 come from the user's role, not from Django's per-model permission rows.
@@ -14,14 +15,9 @@ from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.roles import is_operator, is_root
 
-def is_operator(user) -> bool:
-    """Admins and root: they manage every row."""
-    return bool(user.is_authenticated and user.is_active and getattr(user, "is_admin", False))
-
-
-def is_root(user) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.is_superuser)
+__all__ = ["OneProxyAdminSite", "is_operator", "is_root", "quota_text"]
 
 
 class SelfServiceLoginForm(AuthenticationForm):

@@ -58,13 +58,10 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
             return self.search_fields
         return ("name", "key_prefix")
 
-    def save_model(self, request, obj, form, change):
-        if not is_operator(request.user):
-            obj.user = request.user
-        super().save_model(request, obj, form, change)
-
     @admin.action(description=_("Revoke selected tokens"))
     def revoke(self, request, queryset):
+        if self.refuse_unmanaged(request, queryset):
+            return
         changed = services.revoke_tokens(queryset)
         self.message_user(
             request,
@@ -74,5 +71,7 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
 
     @admin.action(description=_("Regenerate keys of selected tokens"))
     def regenerate_keys(self, request, queryset):
+        if self.refuse_unmanaged(request, queryset):
+            return None
         rows = [(token.name, services.regenerate_token_key(token)) for token in queryset]
         return render_keys_once(request, self, rows, gettext("Copy the new keys now"))

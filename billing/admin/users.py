@@ -8,9 +8,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
+from .. import roles, services
 from ..forms import TopUpForm, UserChangeForm
-from ..models import AccessToken, Group, User, UserRole
+from ..models import AccessToken, Group, User
 from ..models.accounts import DEFAULT_GROUP
 from .base import (
     KeyOnceMixin,
@@ -19,6 +19,7 @@ from .base import (
     is_operator,
     is_root,
     quota_text,
+    refuse_accounts,
     render_keys_once,
 )
 
@@ -72,12 +73,24 @@ class UserAdmin(DjangoUserAdmin):
         return is_operator(request.user)
 
     def has_change_permission(self, request, obj=None):
-        if not is_operator(request.user):
-            return False
-        return is_root(request.user) or obj is None or obj.role == UserRole.USER
+        """Admins and root accounts are read-only to admins (billing.roles); their own
+        password goes through the site's "Change password" page."""
+        if obj is None:
+            return is_operator(request.user)
+        return roles.may_manage(request.user, obj)
 
     def has_delete_permission(self, request, obj=None):
         return self.has_change_permission(request, obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        """The only user autocomplete is a row's owner (tokens): offer just the accounts
+        the actor may give rows to."""
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        if request.resolver_match and request.resolver_match.url_name == "autocomplete":
+            queryset = roles.managed_owners(request.user, queryset)
+        return queryset, may_have_duplicates
 
     def get_readonly_fields(self, request, obj=None):
         """Only root sets roles: for admins the role is read-only, so a new user is a user."""
@@ -87,6 +100,8 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Top up selected users"))
     def top_up(self, request, queryset):
         """Ask for an amount, then add it to each user with a top-up log row."""
+        if refuse_accounts(self, request, queryset, roles.may_manage):
+            return None
         form = TopUpForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             for user in queryset:
@@ -113,6 +128,8 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description=_("Create a token for each selected user"))
     def create_tokens(self, request, queryset):
+        if refuse_accounts(self, request, queryset, roles.may_own_tokens_of):
+            return None
         rows = []
         for user in queryset:
             token, key = services.create_token(
@@ -175,7 +192,7 @@ class AccessTokenAdmin(KeyOnceMixin, OwnedAdmin):
             return self.list_display
         return [f for f in self.list_display if f != "user"]
 
-    def save_model(self, request, obj, form, change):
-        if not is_operator(request.user):
-            obj.user = request.user
-        super().save_model(request, obj, form, change)
+    def get_queryset(self, request):
+        """An access token is as strong as its owner: admins never see root's or other
+        admins' (not even listed), so they cannot revoke or use them either."""
+        return roles.owned_rows(request.user, super().get_queryset(request))

@@ -1,6 +1,9 @@
 """Authentication for /api/: `Authorization: Bearer <personal access token>` or a session.
 
 Personal access tokens are billing.AccessToken rows; only a SHA-256 of the key is stored.
+A token authenticates as its owner and carries exactly the owner's rights: what those are
+is `billing.roles`' rule, which also decides who may create a token for whom (an admin
+never gets one of root's or another admin's).
 """
 
 from datetime import timedelta

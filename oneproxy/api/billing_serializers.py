@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from billing.models import Group, Log, Price, Redemption, RedemptionStatus, Token, User, UserRole
+from billing import roles
+from billing.models import Group, Log, Price, Redemption, RedemptionStatus, Token, User
 from billing.models.tokens import validate_networks
 
 from .permissions import is_staff
@@ -47,6 +48,10 @@ class UserSerializer(serializers.ModelSerializer):
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"}
     )
+    current_password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"},
+        help_text=_("Needed to change your own password."),
+    )
     quota = serializers.IntegerField(
         required=False, min_value=0,
         help_text=_("Initial balance on create; change it later with the topup action."),
@@ -55,7 +60,8 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "display_name", "email", "role", "status", "group",
-                  "quota", "used_quota", "request_count", "password", "date_joined", "last_seen"]
+                  "quota", "used_quota", "request_count", "password", "current_password",
+                  "date_joined", "last_seen"]
         read_only_fields = ["used_quota", "request_count", "date_joined", "last_seen"]
 
     def validate_password(self, value):
@@ -71,12 +77,28 @@ class UserSerializer(serializers.ModelSerializer):
                 {"quota": [_("Use POST /api/users/{id}/topup/ to change a balance.")]}
             )
         requester = _requester(self)
-        touches_root = attrs.get("role") == UserRole.ROOT or (
-            self.instance is not None and self.instance.role == UserRole.ROOT
-        )
-        if touches_root and requester is not None and requester.role != UserRole.ROOT:
-            raise serializers.ValidationError({"role": [_("Only root may manage root users.")]})
+        self._check_current_password(requester, attrs)
+        # Who may touch which account is checked by the view (ManagesAccount); which role
+        # an account may be given is checked here, so it is an error on the field.
+        if requester is not None and attrs.get("role") not in (
+            None, *roles.assignable_roles(requester)
+        ):
+            raise serializers.ValidationError(
+                {"role": [_("Only root gives the admin or root role.")]}
+            )
         return attrs
+
+    def _check_current_password(self, requester, attrs) -> None:
+        """Your own password changes only with the current one: a leaked access token
+        must not become a password to the admin site."""
+        current = attrs.pop("current_password", None)
+        own = self.instance is not None and requester is not None
+        if not (own and self.instance.pk == requester.pk and "password" in attrs):
+            return
+        if not current or not self.instance.check_password(current):
+            raise serializers.ValidationError(
+                {"current_password": [_("Enter your current password to change it.")]}
+            )
 
     def create(self, validated_data):
         password = validated_data.pop("password", None)

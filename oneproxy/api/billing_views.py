@@ -8,12 +8,19 @@ from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing import services
-from billing.models import Group, Log, Price, Redemption, Token, User, UserRole
+from billing import roles, services
+from billing.models import Group, Log, Price, Redemption, Token, User
 
 from . import billing_serializers as s
 from .base import FILTERS, ModelViewSet, ReadOnlyModelViewSet, refused
-from .permissions import IsStaff, OwnerOrStaff, StaffWritesOthersRead, is_staff
+from .permissions import (
+    IsStaff,
+    ManagesAccount,
+    ManagesTokenOwner,
+    OwnerOrStaff,
+    StaffWritesOthersRead,
+    is_staff,
+)
 
 
 class UserFilter(django_filters.FilterSet):
@@ -36,10 +43,11 @@ class BalanceSerializer(serializers.Serializer):
 
 
 class UserViewSet(ModelViewSet):
-    """Staff manage every user; others see only themselves (their balance)."""
+    """Staff see every user; who may change whom is `billing.roles`' rule (ManagesAccount).
+    Others see only themselves (their balance) and may change their own password."""
 
     serializer_class = s.UserSerializer
-    permission_classes = [StaffWritesOthersRead]
+    permission_classes = [ManagesAccount]
     filterset_class = UserFilter
     search_fields = ["username", "display_name", "email"]
     ordering_fields = ["id", "username", "quota", "used_quota", "request_count", "date_joined"]
@@ -49,8 +57,6 @@ class UserViewSet(ModelViewSet):
         return self.owned(User.objects.select_related("group"), "pk")
 
     def perform_destroy(self, instance):
-        if instance.role == UserRole.ROOT and self.request.user.role != UserRole.ROOT:
-            raise exceptions.PermissionDenied(_("Only root may delete root users."))
         if instance.pk == self.request.user.pk:
             raise exceptions.ValidationError([_("You cannot delete yourself.")])
         super().perform_destroy(instance)
@@ -62,7 +68,7 @@ class UserViewSet(ModelViewSet):
         return Response(self.get_serializer(request.user).data)
 
     @extend_schema(request=TopUpSerializer, responses=BalanceSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    @action(detail=True, methods=["post"], permission_classes=[ManagesAccount])
     def topup(self, request, pk=None):
         """Add quota to a user's balance; writes a top-up log row."""
         user = self.get_object()
@@ -96,7 +102,7 @@ class TokenViewSet(ModelViewSet):
     """Client API keys. The key itself appears only in create and regenerate responses."""
 
     serializer_class = s.TokenSerializer
-    permission_classes = [OwnerOrStaff]
+    permission_classes = [ManagesTokenOwner]
     filterset_fields = ["status", "user", "unlimited_quota"]
     search_fields = ["name", "key_prefix"]
     ordering_fields = ["id", "name", "created_at", "last_used_at", "used_quota", "remain_quota"]
@@ -111,6 +117,10 @@ class TokenViewSet(ModelViewSet):
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         owner = fields.pop("user", None) or request.user
+        if not roles.may_own_tokens_of(request.user, owner):
+            raise exceptions.ValidationError(
+                {"user": [_("Only root creates tokens for admin and root accounts.")]}
+            )
         name = fields.pop("name")
         try:
             token, key = services.create_token(owner, name, **fields)
