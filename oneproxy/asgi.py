@@ -73,7 +73,15 @@ def _django_refusal(scope: dict, refusal: bodylimit.BodyRefused, limit_mb: int) 
         response = JsonResponse({"detail": message}, status=refusal.status)
     else:
         response = HttpResponse(message, status=refusal.status, content_type="text/plain")
-    response["Connection"] = "close"  # the rest of the body is still on the wire
+    return _closing(response)
+
+
+def _closing(response: HttpResponse) -> HttpResponse:
+    """`response` for a request whose body was not read to its end: sized (the client
+    may stop reading once it has that many bytes) and closing the connection, since the
+    rest of the body is still on the wire."""
+    response["Content-Length"] = str(len(response.content))
+    response["Connection"] = "close"
     return response
 
 
@@ -162,8 +170,7 @@ def _relay_refusal(scope: dict, refusal: RelayError) -> HttpResponse:
         response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(None)
     response["X-Request-Id"] = new_request_id(
         (bodylimit.header(scope, b"x-request-id") or b"").decode("latin-1"))
-    response["Connection"] = "close"  # the rest of the body is still on the wire
-    return response
+    return _closing(response)
 
 
 django_application = BoundedDjangoHandler()
