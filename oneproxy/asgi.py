@@ -20,6 +20,7 @@ A refusal made before the body was read to its end closes the connection.
 import asyncio
 import contextlib
 import os
+import time
 
 import django
 
@@ -34,7 +35,7 @@ from django.utils.translation import gettext as _  # noqa: E402
 django.setup(set_prefix=False)  # what get_asgi_application() does before its handler
 
 from oneproxy import bodylimit, lifecycle  # noqa: E402
-from oneproxy.middleware import new_request_id  # noqa: E402
+from oneproxy.middleware import new_request_id, write_access_line  # noqa: E402
 from relay import after_response, auth, errors  # noqa: E402
 from relay.errors import RelayError  # noqa: E402
 from relay.snapshot import snapshot  # noqa: E402
@@ -107,12 +108,13 @@ class FastPathHandler(ASGIHandler):
             settings.MIDDLEWARE = saved
 
     async def __call__(self, scope, receive, send):
+        started = time.perf_counter()
         try:
             body_file = await self._authenticate_then_read(scope, receive)
         except RequestAborted:
             return
         except RelayError as refusal:
-            await self.send_response(_relay_refusal(scope, refusal), send)
+            await self.send_response(_relay_refusal(scope, refusal, started), send)
             return
         scope_token, after = after_response.open_scope()
         try:
@@ -163,13 +165,16 @@ class FastPathHandler(ASGIHandler):
                 await task
 
 
-def _relay_refusal(scope: dict, refusal: RelayError) -> HttpResponse:
-    """The OpenAI-shaped answer to a request refused before its body was read."""
+def _relay_refusal(scope: dict, refusal: RelayError, started: float) -> HttpResponse:
+    """The OpenAI-shaped answer to a request refused before its body was read, with the
+    request id and access line RequestIdMiddleware gives the others."""
     response = errors.error_response(refusal)
     if refusal.status == 401:
         response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(None)
-    response["X-Request-Id"] = new_request_id(
+    request_id = new_request_id(
         (bodylimit.header(scope, b"x-request-id") or b"").decode("latin-1"))
+    response["X-Request-Id"] = request_id
+    write_access_line(request_id, scope["method"], scope["path"], refusal.status, started)
     return _closing(response)
 
 

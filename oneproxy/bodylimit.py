@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
 from typing import IO
 
 from django.core.handlers.asgi import RequestAborted
@@ -81,11 +80,17 @@ async def read_body(scope: dict, receive, limit: int, timeout: float) -> IO[byte
     BodyTimeout, or RequestAborted when the client disconnects. A refused body's file is
     closed here, so nothing over the limit is ever held."""
     check_declared(scope, limit)
-    deadline = time.monotonic() + timeout if timeout > 0 else None
+    # One deadline for the whole body (a client trickling bytes must not hold its
+    # connection for good); a timer handle, not a task per receive().
+    deadline = asyncio.get_running_loop().time() + timeout if timeout > 0 else None
     # Returned open: the caller closes it once the request is served.
     body_file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")  # noqa: SIM115
     try:
-        await _fill(body_file, receive, limit, deadline)
+        async with asyncio.timeout_at(deadline):
+            await _fill(body_file, receive, limit)
+    except TimeoutError:
+        body_file.close()
+        raise BodyTimeout("body not received in time") from None
     except BaseException:
         body_file.close()
         raise
@@ -93,10 +98,10 @@ async def read_body(scope: dict, receive, limit: int, timeout: float) -> IO[byte
     return body_file
 
 
-async def _fill(body_file, receive, limit: int, deadline: float | None) -> None:
+async def _fill(body_file, receive, limit: int) -> None:
     size = 0
     while True:
-        message = await _next_message(receive, deadline)
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise RequestAborted()
         chunk = message.get("body", b"")
@@ -107,15 +112,6 @@ async def _fill(body_file, receive, limit: int, deadline: float | None) -> None:
             await _write(body_file, chunk)
         if not message.get("more_body", False):
             return
-
-
-async def _next_message(receive, deadline: float | None) -> dict:
-    if deadline is None:
-        return await receive()
-    try:
-        return await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
-    except TimeoutError:
-        raise BodyTimeout("body not received in time") from None
 
 
 async def _write(body_file, chunk: bytes) -> None:
