@@ -22,10 +22,6 @@ from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 
-class HeadersTooLarge(Exception):
-    """Raised from a parser callback to stop parsing a request that was refused."""
-
-
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` plus SERVER_MAX_HEADER_BYTES (431) and SERVER_HEADER_TIMEOUT."""
 
@@ -59,43 +55,53 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 and self.raw_header_bytes > self.max_header_bytes):
             self._refuse()
 
-    def send_400_response(self, msg: str) -> None:
-        if not self.refused:  # a refusal stops the parser, which uvicorn reports as a 400
-            super().send_400_response(msg)
-
-    # ---- parser callbacks ------------------------------------------------------------
+    # ---- parser callbacks: after a refusal the parser runs on to the end of the data
+    # it was given (at most one read); nothing of it is kept or served.
 
     def on_message_begin(self) -> None:
+        if self.refused:
+            return
         super().on_message_begin()
         self.reading_headers = True
         self.parsed_header_bytes = self.raw_header_bytes = 0
         self._arm_header_timer()
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+        if self._within_limit(len(url)):
+            super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)  # ": " and CRLF
-        super().on_header(name, value)
+        if self._within_limit(len(name) + len(value) + 4):  # ": " and CRLF
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self.reading_headers = False
         self._cancel_header_timer()
-        super().on_headers_complete()
+        if not self.refused:
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self.refused:
+            super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self.refused:
+            return
         super().on_message_complete()
         self.reading_headers = True
         self.parsed_header_bytes = self.raw_header_bytes = 0
 
     # ---- limits ----------------------------------------------------------------------
 
-    def _count(self, size: int) -> None:
+    def _within_limit(self, size: int) -> bool:
+        """Count `size` more bytes of request line and headers; refuse past the limit."""
+        if self.refused:
+            return False
         self.parsed_header_bytes += size
         if self.parsed_header_bytes > self.max_header_bytes:
             self._refuse()
-            raise HeadersTooLarge()
+            return False
+        return True
 
     def _refuse(self) -> None:
         """Answer 431 and close: the rest of the headers is not worth reading."""

@@ -219,6 +219,7 @@ class Served:
 
     def __init__(self, data_dir: Path, upstream: str, **env: str) -> None:
         self.env = server_env(data_dir, ACCESS_LOG="false", RUN_EMBEDDED_JOBS="false",
+                              PYTHONUNBUFFERED="1",
                               **env)
         self.data_dir, self.upstream, self.port = data_dir, upstream, free_port()
         self.key, self.proc = "", None

@@ -61,6 +61,7 @@ def test_many_headers_over_the_limit_together_get_431(server):
     sock.close()
     assert response is not None
     assert response[0] == 431 and response[1]["connection"] == "close"
+    assert b"Invalid HTTP request" not in (server.data_dir / "server.log").read_bytes()
 
 
 def test_headers_under_the_limit_are_served(server):
