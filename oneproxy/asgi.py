@@ -19,6 +19,7 @@ A refusal made before the body was read to its end closes the connection.
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 
@@ -41,6 +42,7 @@ from relay.errors import RelayError  # noqa: E402
 from relay.snapshot import snapshot  # noqa: E402
 
 FAST_PATH_PREFIXES = ("/v1/", "/healthz")
+logger = logging.getLogger(__name__)
 
 
 class BoundedDjangoHandler(ASGIHandler):
@@ -115,6 +117,11 @@ class FastPathHandler(ASGIHandler):
             return
         except RelayError as refusal:
             await self.send_response(_relay_refusal(scope, refusal, started), send)
+            return
+        except Exception:  # e.g. the database down on a cold key: answered as the view would
+            logger.exception("relay failed before the body was read")
+            await self.send_response(_relay_refusal(scope, errors.internal_error(), started),
+                                     send)
             return
         scope_token, after = after_response.open_scope()
         try:

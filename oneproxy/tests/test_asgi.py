@@ -145,3 +145,19 @@ async def test_the_relay_view_reuses_the_key_found_before_the_body_was_read(
     status, _body = await asgi_post("/v1/chat/completions", orjson.dumps(CHAT), key)
     assert status == 200
     assert len(lookups) == 1
+
+
+async def test_a_failing_key_lookup_before_the_body_is_an_openai_shaped_500(monkeypatch):
+    from relay.snapshot import snapshot
+
+    async def broken(key_hash):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(snapshot, "principal", broken)
+    received, sent = [], []
+    scope = _scope("/v1/chat/completions", "POST",
+                   [(b"authorization", b"Bearer sk-cold"), (b"content-length", b"10")])
+    await asyncio.wait_for(application(scope, _endless_body(received), _send_to(sent)), 10)
+    assert sent[0]["status"] == 500
+    assert orjson.loads(sent[1]["body"])["error"]["code"] == "internal_error"
+    assert received == []
