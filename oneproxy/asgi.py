@@ -10,25 +10,82 @@ synchronous receivers cost thread hops) and passes through the built-in middlewa
 hooks all run via sync_to_async: measured at ~8 ms per trivial request on this machine.
 The relay makes no database query when warm, so it skips all of that; its cold-cache
 loads manage their own connections.
+
+No body is read before it may be: a /v1 request with a body is authenticated from its
+headers first (an unknown key gets its 401 without a byte of the body read), and every
+body is read by oneproxy.bodylimit within its route's size limit and SERVER_BODY_TIMEOUT.
+A refusal made before the body was read to its end closes the connection.
 """
 
 import asyncio
 import contextlib
+import logging
 import os
+import time
+
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneproxy.settings")
 
 from django.conf import settings  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, RequestAborted, get_script_prefix  # noqa: E402
+from django.http import HttpResponse, JsonResponse  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
+from django.utils.translation import gettext as _  # noqa: E402
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # what get_asgi_application() does before its handler
 
-from oneproxy import lifecycle  # noqa: E402
-from relay import after_response  # noqa: E402
+from oneproxy import bodylimit, lifecycle  # noqa: E402
+from oneproxy.middleware import new_request_id, write_access_line  # noqa: E402
+from relay import after_response, auth, errors  # noqa: E402
+from relay.errors import RelayError  # noqa: E402
+from relay.snapshot import snapshot  # noqa: E402
 
 FAST_PATH_PREFIXES = ("/v1/", "/healthz")
+logger = logging.getLogger(__name__)
+
+
+class BoundedDjangoHandler(ASGIHandler):
+    """Django's ASGI handler (admin, /api) reading the body within SERVER_ADMIN_BODY_MB."""
+
+    async def handle(self, scope, receive, send):
+        limit_mb = settings.SERVER_ADMIN_BODY_MB
+        try:
+            body_file = await bodylimit.read_body(scope, receive, limit_mb << 20,
+                                                  settings.SERVER_BODY_TIMEOUT)
+        except RequestAborted:
+            return
+        except bodylimit.BodyRefused as refusal:
+            await self.send_response(_django_refusal(scope, refusal, limit_mb), send)
+            return
+        await super().handle(scope, bodylimit.Prefetched(receive, body_file), send)
+
+    async def read_body(self, receive):
+        if isinstance(receive, bodylimit.Prefetched):
+            return receive.body_file
+        return await super().read_body(receive)
+
+
+def _django_refusal(scope: dict, refusal: bodylimit.BodyRefused, limit_mb: int) -> HttpResponse:
+    """413/408 in the dialect of the path: DRF's `{"detail"}` for /api, text otherwise."""
+    if isinstance(refusal, bodylimit.BodyTooLarge):
+        message = _("Request body is larger than %(limit)s MB.") % {"limit": limit_mb}
+    else:
+        message = _("The request body was not received in time.")
+    if scope["path"].startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=refusal.status)
+    else:
+        response = HttpResponse(message, status=refusal.status, content_type="text/plain")
+    return _closing(response)
+
+
+def _closing(response: HttpResponse) -> HttpResponse:
+    """`response` for a request whose body was not read to its end: sized (the client
+    may stop reading once it has that many bytes) and closing the connection, since the
+    rest of the body is still on the wire."""
+    response["Content-Length"] = str(len(response.content))
+    response["Connection"] = "close"
+    return response
 
 
 class FastPathHandler(ASGIHandler):
@@ -53,9 +110,18 @@ class FastPathHandler(ASGIHandler):
             settings.MIDDLEWARE = saved
 
     async def __call__(self, scope, receive, send):
+        started = time.perf_counter()
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self._authenticate_then_read(scope, receive)
         except RequestAborted:
+            return
+        except RelayError as refusal:
+            await self.send_response(_relay_refusal(scope, refusal, started), send)
+            return
+        except Exception:  # e.g. the database down on a cold key: answered as the view would
+            logger.exception("relay failed before the body was read")
+            await self.send_response(_relay_refusal(scope, errors.internal_error(), started),
+                                     send)
             return
         scope_token, after = after_response.open_scope()
         try:
@@ -69,6 +135,25 @@ class FastPathHandler(ASGIHandler):
             body_file.close()
             after_response.close_scope(scope_token)
             await after_response.run(after)
+
+    async def _authenticate_then_read(self, scope, receive):
+        """The body file, read only once the key is known and within MAX_REQUEST_BODY_MB.
+
+        Leaves the (principal, pin) in the scope for the view (relay/auth.py). Raises the
+        RelayError refusing the request (401, 413, 408) or RequestAborted."""
+        if scope["path"].startswith("/v1/") and bodylimit.has_body(scope):
+            snapshot.refresh()
+            scope[auth.PRE_AUTHENTICATED] = await auth.AUTHENTICATION.authenticate_key(
+                auth.key_from_scope(scope))
+        limit_mb = settings.MAX_REQUEST_BODY_MB
+        try:
+            return await bodylimit.read_body(scope, receive, limit_mb << 20,
+                                             settings.SERVER_BODY_TIMEOUT)
+        except bodylimit.BodyTooLarge:
+            raise errors.body_too_large(limit_mb) from None
+        except bodylimit.BodyTimeout:
+            raise errors.gateway(408, "request_timeout",
+                                 "The request body was not received in time.") from None
 
     async def _serve_until_disconnect(self, request, receive, send):
         async def serve():
@@ -87,6 +172,20 @@ class FastPathHandler(ASGIHandler):
                 await task
 
 
+def _relay_refusal(scope: dict, refusal: RelayError, started: float) -> HttpResponse:
+    """The OpenAI-shaped answer to a request refused before its body was read, with the
+    request id and access line RequestIdMiddleware gives the others."""
+    response = errors.error_response(refusal)
+    if refusal.status == 401:
+        response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(None)
+    request_id = new_request_id(
+        (bodylimit.header(scope, b"x-request-id") or b"").decode("latin-1"))
+    response["X-Request-Id"] = request_id
+    write_access_line(request_id, scope["method"], scope["path"], refusal.status, started)
+    return _closing(response)
+
+
+django_application = BoundedDjangoHandler()
 fast_path_application = FastPathHandler()
 
 

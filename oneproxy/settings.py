@@ -47,6 +47,13 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env.int("PORT", default=3000)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=0)  # 0 = one per core
 GRACEFUL_TIMEOUT = env.int("GRACEFUL_TIMEOUT", default=30)
+# Limits on what a client may send before anything checks who it is (oneproxy/httpguard.py
+# for the request line and headers, oneproxy/bodylimit.py for bodies; 0 = no time limit).
+SERVER_MAX_HEADER_BYTES = env.int("SERVER_MAX_HEADER_BYTES", default=64 * 1024)
+SERVER_HEADER_TIMEOUT = env.float("SERVER_HEADER_TIMEOUT", default=10.0)
+SERVER_BODY_TIMEOUT = env.float("SERVER_BODY_TIMEOUT", default=60.0)
+# Largest body for the admin and /api in MB (/v1 uses MAX_REQUEST_BODY_MB).
+SERVER_ADMIN_BODY_MB = env.int("SERVER_ADMIN_BODY_MB", default=10)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
 )

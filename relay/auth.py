@@ -29,6 +29,12 @@ TOKEN_EXPIRED = "expired"
 TOKEN_EXHAUSTED = "exhausted"
 USER_ENABLED = "enabled"
 
+_KEY_HEADERS = {b"authorization": "HTTP_AUTHORIZATION", b"x-api-key": "HTTP_X_API_KEY",
+                b"api-key": "HTTP_API_KEY"}
+# Scope key under which the ASGI entry point leaves the (principal, pin) it found before
+# reading the body (oneproxy/asgi.py), so the view does not authenticate twice.
+PRE_AUTHENTICATED = "oneproxy.authenticated"
+
 
 def key_from_meta(meta: dict) -> str:
     """The raw API key a client sent, or "" if none."""
@@ -37,6 +43,16 @@ def key_from_meta(meta: dict) -> str:
         scheme, _, value = auth.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else auth.strip()
     return (meta.get("HTTP_X_API_KEY") or meta.get("HTTP_API_KEY") or "").strip()
+
+
+def key_from_scope(scope: dict) -> str:
+    """The raw API key in an ASGI scope's headers, read as `key_from_meta` reads META."""
+    meta = {}
+    for name, value in scope.get("headers", ()):
+        field = _KEY_HEADERS.get(name)
+        if field and field not in meta:
+            meta[field] = value.decode("latin-1")
+    return key_from_meta(meta)
 
 
 def split_pin(key: str) -> tuple[str, int | None]:
@@ -53,7 +69,13 @@ class ApiKeyAuthentication(BaseAuthentication):
     async def authenticate(self, request: HttpRequest) -> tuple[Principal, int | None]:
         """Raises RelayError 401 for a missing or unknown key; never returns None (no
         other scheme follows)."""
-        raw = key_from_meta(request.META)
+        known = getattr(request, "scope", {}).get(PRE_AUTHENTICATED)
+        if known is not None:
+            return known
+        return await self.authenticate_key(key_from_meta(request.META))
+
+    async def authenticate_key(self, raw: str) -> tuple[Principal, int | None]:
+        """The principal and pin for the raw key `raw`; raises RelayError 401."""
         if not raw:
             raise errors.missing_key()
         key, pinned = split_pin(raw)

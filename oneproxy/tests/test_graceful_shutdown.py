@@ -5,18 +5,15 @@ the fake OpenAI upstream answering slowly.
 """
 
 import json
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from oneproxy.tests.served import ROOT, free_port, run, server_env, wait_until_up
 
 SETUP = """
 import django; django.setup()
@@ -35,36 +32,6 @@ print(create_token(user, "t", unlimited_quota=True)[1])
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), GRACEFUL_TIMEOUT="20",
-               DJANGO_SETTINGS_MODULE="oneproxy.settings", BILLING_FLUSH_INTERVAL="3600")
-    return env
-
-
-def _run(args, env, **kwargs):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True, **kwargs)
-
-
-def _wait_until_up(port: int, proc) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read()
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")
-
-
 def _chat(port: int, key: str, result: dict) -> None:
     body = json.dumps({"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]})
     request = urllib.request.Request(
@@ -79,17 +46,17 @@ def _chat(port: int, key: str, result: dict) -> None:
 
 
 def test_sigterm_finishes_the_request_in_flight_and_flushes_its_usage(tmp_path, fake_openai):
-    env = _env(tmp_path)
-    _run(["manage.py", "migrate", "-v0"], env)
-    setup = _run(["-c", SETUP.replace("{upstream}", fake_openai.url)], env)
+    env = server_env(tmp_path, GRACEFUL_TIMEOUT="20")
+    run(["manage.py", "migrate", "-v0"], env)
+    setup = run(["-c", SETUP.replace("{upstream}", fake_openai.url)], env)
     key = setup.stdout.strip().splitlines()[-1]
     fake_openai.variant, fake_openai.delay = "slow_first_byte", 2.0
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port),
                              "--host", "127.0.0.1"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_until_up(port, proc)
+        wait_until_up(port, proc)
         result: dict = {}
         client = threading.Thread(target=_chat, args=(port, key, result))
         client.start()

@@ -4,6 +4,8 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from oneproxy.httpguard import GuardedHttpToolsProtocol
+
 
 def default_workers() -> int:
     """One worker in embedded mode: its in-process caches and quota counters cannot see a
@@ -33,7 +35,9 @@ class Command(BaseCommand):
             port=port,
             workers=workers or default_workers(),
             loop="uvloop",
-            http="httptools",
+            # httptools with SERVER_MAX_HEADER_BYTES and SERVER_HEADER_TIMEOUT, which
+            # uvicorn's own httptools protocol does not have.
+            http=GuardedHttpToolsProtocol,
             lifespan="on",
             access_log=False,  # RequestIdMiddleware writes access lines with the request id
             log_config=None,  # keep Django's JSON logging
