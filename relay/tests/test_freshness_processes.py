@@ -4,9 +4,6 @@ one), and within RELAY_CACHE_CHECK_MS when that message is lost (the version rea
 listener lets it skip is done again at that interval)."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +12,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from oneproxy.tests.test_graceful_shutdown import ROOT, SETUP, _free_port, _run, _wait_until_up
+from oneproxy.tests.served import Served, run
 
 pytestmark = pytest.mark.redis
 CHECK_MS = 400
@@ -28,17 +25,8 @@ token.save()
 """
 
 
-def _env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), REDIS_URL=settings.REDIS_URL,
-               DATABASE_URL=f"sqlite:///{tmp_path}/oneproxy.sqlite3", WEB_CONCURRENCY="1",
-               DJANGO_SETTINGS_MODULE="oneproxy.settings", RELAY_CACHE_CHECK_MS=str(CHECK_MS),
-               SECRET_KEY=settings.SECRET_KEY)
-    return env
-
-
 def _status(port: int, key: str) -> int:
-    body = json.dumps({"model": "slow-model", "messages": [{"role": "user", "content": "hi"}]})
+    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/v1/chat/completions", data=body.encode(),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
@@ -60,28 +48,20 @@ def _seconds_until_refused(port: int, key: str, limit: float = 5.0) -> float:
 
 @pytest.fixture
 def served(tmp_path, fake_openai):
-    env = _env(tmp_path)
-    _run(["manage.py", "migrate", "-v0"], env)
-    key = _run(["-c", SETUP.replace("{upstream}", fake_openai.url)], env)
-    key = key.stdout.strip().splitlines()[-1]
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port),
-                             "--host", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_until_up(port, proc)
-        for _ in range(3):  # warm: the token is cached and the listener subscribed
-            assert _status(port, key) == 200
+    """A Redis-mode server on its own SQLite file, warm: the token cached, the listener
+    subscribed."""
+    with Served(tmp_path, fake_openai.url, REDIS_URL=settings.REDIS_URL,
+                SECRET_KEY=settings.SECRET_KEY, WEB_CONCURRENCY="1",
+                RELAY_CACHE_CHECK_MS=str(CHECK_MS)) as server:
+        for _ in range(3):
+            assert _status(server.port, server.key) == 200
             time.sleep(0.2)
-        yield env, port, key
-    finally:
-        proc.kill()
-        proc.wait(10)
+        yield server.env, server.port, server.key
 
 
 def test_another_process_disabling_a_token_is_seen_as_soon_as_its_message_arrives(served):
     env, port, key = served
-    _run(["-c", DISABLE], env)
+    run(["-c", DISABLE], env)
     assert _seconds_until_refused(port, key) < 0.2
 
 
@@ -90,7 +70,7 @@ def test_a_change_whose_message_was_lost_is_seen_within_the_check_interval(serve
     # Change the row and move the version without publishing: a lost pub/sub message.
     code = DISABLE.replace("token.save()", "Token.objects.filter(pk=token.pk)"
                            ".update(status=TokenStatus.DISABLED)")
-    _run(["-c", code], env)
+    run(["-c", code], env)
     assert _status(port, key) == 200  # nothing told this process yet
     redis.Redis.from_url(settings.REDIS_URL).incr("oneproxy:v:auth")
     assert _seconds_until_refused(port, key) <= CHECK_MS / 1000 + 0.2
