@@ -87,7 +87,7 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Top up selected users"))
     def top_up(self, request, queryset):
         """Ask for an amount, then add it to each user with a top-up log row."""
-        form = TopUpForm(request.POST if "apply" in request.POST else None)
+        form = TopUpForm(request.POST if "apply" in request.POST else None, users=queryset)
         if form.is_valid():
             for user in queryset:
                 services.top_up(
