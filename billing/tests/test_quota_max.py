@@ -42,3 +42,13 @@ def test_a_top_up_past_the_column_range_is_a_billing_error_not_a_crash(amount):
         top_up(user, amount)
     user.refresh_from_db()
     assert user.quota == 0 and not Log.objects.exists()
+
+
+@pytest.mark.parametrize("actual", [QUOTA_MAX + 1, 2**63, 2**70])
+def test_a_charge_past_the_maximum_is_clamped_to_the_balance_exactly(actual):
+    """Usage is the upstream's word, not validated input: an absurd count still settles
+    exactly, clamped so no balance goes below zero."""
+    user, token = funded("whale", user_quota=QUOTA_MAX, token_quota=QUOTA_MAX - 7)
+    assert use(token, user, reserve=10, actual=actual) == QUOTA_MAX - 7
+    quota.flush()
+    assert totals(token, user) == (0, QUOTA_MAX - 7, 7, QUOTA_MAX - 7, 1)
