@@ -65,6 +65,9 @@ def _non_negative(value, field_label):
 
 
 class TokenForm(forms.ModelForm):
+    # Set by TokenAdmin.get_form: who is editing decides which ceilings apply.
+    editor = None
+
     allowed_models = ListField(
         label=_("allowed models"),
         required=False,
@@ -92,9 +95,6 @@ class TokenForm(forms.ModelForm):
         if expires_at and changed and expires_at <= timezone.now():
             raise forms.ValidationError(_("The expiry time is in the past."), code="past")
         return expires_at
-
-    # Set by TokenAdmin.get_form: who is editing decides which ceilings apply.
-    editor = None
 
     def clean(self):
         """The owner may not loosen an operator's ceilings; an operator's edit of someone
