@@ -101,7 +101,9 @@ class Token(models.Model):
     # Limits an operator set on someone else's token (billing/token_policy.py): the owner
     # may tighten these fields, never loosen them. The relay reads only the fields above.
     ceilings = models.JSONField(
-        _("operator's ceilings"), default=dict, blank=True, editable=False
+        _("operator's ceilings"), default=dict, blank=True, editable=False,
+        help_text=_("Limits an operator set: the owner may tighten these fields, not "
+                    "loosen them."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
