@@ -86,6 +86,12 @@ class TokenForm(forms.ModelForm):
             "allowed_models", "subnets", "rpm_limit", "tpm_limit", "max_concurrency",
         ]  # fmt: skip
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, rule in token_policy.rules(self.instance).items():
+            if name in self.fields:  # under a ceiling, "empty means any" no longer holds
+                self.fields[name].help_text = rule
+
     def clean_remain_quota(self):
         return _non_negative(self.cleaned_data.get("remain_quota"), _("Quota"))
 

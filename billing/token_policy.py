@@ -84,6 +84,13 @@ def loosened(token: Token, changes: Mapping) -> dict[str, str]:
     return errors
 
 
+def rules(token: Token) -> dict[str, str]:
+    """What the owner may set, per limit field that has a ceiling (for help texts)."""
+    ceilings = token.ceilings or {}
+    return {name: _message(name, ceilings[key]) for name, key in CEILING_OF.items()
+            if key in ceilings}
+
+
 def _within(name: str, value, token: Token, ceiling) -> bool:
     if name in COUNT_LIMITS:
         return 1 <= value <= ceiling

@@ -259,3 +259,14 @@ async def test_after_a_refused_patch_the_relay_still_refuses_models_outside_the_
     assert response.status_code == 403 and error_of(response)["code"] == "model_not_allowed"
     served = await post(async_client, "/v1/chat/completions", CHAT, key)
     assert served.status_code == 200
+
+
+def test_the_admin_form_tells_the_owner_each_ceiling(capped_in_admin, client, rich_user):
+    client.force_login(rich_user)
+    page = client.get(reverse("admin:billing_token_change", args=[capped_in_admin.pk]))
+    fields = page.context["adminform"].form.fields
+    assert "choose from 1 to 60" in str(fields["rpm_limit"].help_text)
+    assert "127.0.0.0/8" in str(fields["subnets"].help_text)
+    assert "cannot be unlimited" in str(fields["unlimited_quota"].help_text)
+    assert "gpt-4o-nano" in str(fields["allowed_models"].help_text)
+    assert "empty means" not in str(fields["allowed_models"].help_text).lower()
