@@ -9,7 +9,8 @@ from django.contrib.auth import forms as auth_forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Token, User
+from . import token_policy
+from .models import QUOTA_MAX, Token, User
 from .options import OPTION_SPECS, coerce
 
 _SEPARATORS = re.compile(r"[,\n\r]+")
@@ -64,6 +65,9 @@ def _non_negative(value, field_label):
 
 
 class TokenForm(forms.ModelForm):
+    # Set by TokenAdmin.get_form: who is editing decides which ceilings apply.
+    editor = None
+
     allowed_models = ListField(
         label=_("allowed models"),
         required=False,
@@ -82,6 +86,12 @@ class TokenForm(forms.ModelForm):
             "allowed_models", "subnets", "rpm_limit", "tpm_limit", "max_concurrency",
         ]  # fmt: skip
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, rule in token_policy.rules(self.instance).items():
+            if name in self.fields:  # under a ceiling, "empty means any" no longer holds
+                self.fields[name].help_text = rule
+
     def clean_remain_quota(self):
         return _non_negative(self.cleaned_data.get("remain_quota"), _("Quota"))
 
@@ -91,6 +101,25 @@ class TokenForm(forms.ModelForm):
         if expires_at and changed and expires_at <= timezone.now():
             raise forms.ValidationError(_("The expiry time is in the past."), code="past")
         return expires_at
+
+    def clean(self):
+        """The owner may not loosen an operator's ceilings; an operator's edit of someone
+        else's token sets them (billing/token_policy.py)."""
+        cleaned = super().clean()
+        if self.editor is None:
+            return cleaned
+        adding = self.instance._state.adding
+        owner = self.instance.user if not adding else cleaned.get("user") or self.editor
+        changes = {n: cleaned[n] for n in self.changed_data if n in cleaned}
+        if not adding and owner.pk == self.editor.pk:
+            for name, message in token_policy.loosened(self.instance, changes).items():
+                self.add_error(name, forms.ValidationError(message, code="ceiling"))
+        elif token_policy.sets_ceilings(self.editor, owner.pk):
+            values = {**token_policy.current_values(self.instance), **cleaned}
+            self.instance.ceilings = token_policy.ceilings_after(
+                self.instance.ceilings, values, changes
+            )
+        return cleaned
 
 
 class UserQuotaFormMixin:
@@ -111,17 +140,35 @@ class UserChangeForm(UserQuotaFormMixin, auth_forms.UserChangeForm):
 
 
 class TopUpForm(forms.Form):
+    """`users`: the users to be topped up; none may end above QUOTA_MAX."""
+
     quota = forms.IntegerField(
         label=_("quota to add"),
         min_value=1,
+        max_value=QUOTA_MAX,
         help_text=_("Quota units; 500000 is one US dollar by default."),
     )
     note = forms.CharField(label=_("note"), max_length=200, required=False)
 
+    def __init__(self, *args, users=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.users = users
+
+    def clean_quota(self):
+        quota = self.cleaned_data["quota"]
+        over = [u.username for u in self.users if u.quota > QUOTA_MAX - quota]
+        if over:
+            raise forms.ValidationError(
+                _("This would take the balance of %(users)s past the maximum of %(max)d "
+                  "quota units."),
+                params={"users": ", ".join(over), "max": QUOTA_MAX}, code="quota_max",
+            )
+        return quota
+
 
 class GenerateCodesForm(forms.Form):
     count = forms.IntegerField(label=_("number of codes"), min_value=1, max_value=1000)
-    quota = forms.IntegerField(label=_("quota per code"), min_value=1)
+    quota = forms.IntegerField(label=_("quota per code"), min_value=1, max_value=QUOTA_MAX)
     name = forms.CharField(label=_("name"), max_length=64, required=False)
 
 
@@ -139,6 +186,8 @@ class OptionsForm(forms.Form):
         for key, spec in OPTION_SPECS.items():
             field_class = self._FIELDS.get(spec.type, forms.CharField)
             extra = {"min_value": 0} if spec.type in (int, float) else {}
+            if spec.quota:
+                extra["max_value"] = QUOTA_MAX
             self.fields[key] = field_class(
                 label=key.replace("_", " "),
                 help_text=spec.help,

@@ -18,13 +18,14 @@ class OptionSpec:
     type: type
     default: Any
     help: str
+    quota: bool = False  # an amount of quota units: 0..QUOTA_MAX
 
 
 OPTION_SPECS = {
     spec.key: spec
     for spec in [
         OptionSpec("retry_times", int, 2, _("Extra attempts on other channels after a failure.")),
-        OptionSpec("quota_for_new_user", int, 0, _("Quota given to each new user.")),
+        OptionSpec("quota_for_new_user", int, 0, _("Quota given to each new user."), True),
         OptionSpec("log_retention_days", int, 90, _("Delete raw logs older than this.")),
         OptionSpec("display_in_usd", bool, True, _("Show quota as USD beside quota units.")),
         OptionSpec(
@@ -79,11 +80,23 @@ _snapshot: tuple[int, dict] | None = None
 
 
 def coerce(key: str, value: Any) -> Any:
-    """Convert `value` to the option's type; raises ValueError on a bad value."""
+    """Convert `value` to the option's type; raises ValueError on a bad value (a quota
+    option outside 0..QUOTA_MAX among them)."""
     spec = OPTION_SPECS[key]
     if spec.type is bool and isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
-    return spec.type(value)
+    return check_range(key, spec.type(value))
+
+
+def check_range(key: str, value: Any) -> Any:
+    """`value` unchanged when it is in range for option `key`; raises ValueError (with
+    a message fit for the operator) when a quota option is outside 0..QUOTA_MAX."""
+    from .models.quota_range import QUOTA_MAX
+
+    if OPTION_SPECS[key].quota and not 0 <= value <= QUOTA_MAX:
+        raise ValueError(_("Enter a whole number of quota units from 0 to %(max)d.")
+                         % {"max": QUOTA_MAX})
+    return value
 
 
 def load_all() -> dict:

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from oneproxy import cachebus
 
-from . import roles
+from . import roles, token_policy
 from .models import (
+    QUOTA_MAX,
     AccessToken,
     Log,
     LogType,
@@ -58,13 +59,20 @@ def regenerate_token_key(token: Token) -> str:
     return key
 
 
-def revoke_tokens(tokens) -> int:
-    """Disable the given tokens; returns how many changed."""
+def revoke_tokens(tokens, *, by: User | None = None) -> int:
+    """Disable the given tokens; returns how many changed. Tokens an operator `by`
+    revokes for someone else stay disabled for their owners (billing/token_policy.py)."""
+    ids = [t.pk for t in tokens]
     changed = (
-        Token.objects.filter(pk__in=[t.pk for t in tokens])
+        Token.objects.filter(pk__in=ids)
         .exclude(status=TokenStatus.DISABLED)
         .update(status=TokenStatus.DISABLED)
     )
+    if by is not None:
+        for token in Token.objects.filter(pk__in=ids).exclude(user_id=by.pk):
+            if token_policy.sets_ceilings(by, token.user_id):
+                token.ceilings = {**token.ceilings, "status": TokenStatus.DISABLED}
+                token.save(update_fields=["ceilings"])
     cachebus.bump("auth")
     return changed
 
@@ -74,7 +82,7 @@ def top_up(user: User, quota: int, *, by: User | None = None, note: str = "") ->
     if quota <= 0:
         raise BillingError(_("Top-up quota must be positive."))
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(quota=F("quota") + quota)
+        _add_to_balance(user, quota)
         log = Log.objects.create(
             type=LogType.TOPUP,
             user=user,
@@ -85,6 +93,18 @@ def top_up(user: User, quota: int, *, by: User | None = None, note: str = "") ->
         cachebus.bump("auth")
     _notify_quota_changed(user.pk, quota)
     return log
+
+
+def _add_to_balance(user: User, quota: int) -> None:
+    """Add `quota` to `user`'s balance in one conditional UPDATE; raises BillingError
+    (changing nothing) when the balance would pass QUOTA_MAX."""
+    if not 0 < quota <= QUOTA_MAX or not User.objects.filter(
+        pk=user.pk, quota__lte=QUOTA_MAX - quota
+    ).update(quota=F("quota") + quota):
+        raise BillingError(
+            _("This would take the balance past the maximum of %(max)d quota units.")
+            % {"max": QUOTA_MAX}
+        )
 
 
 def redeem(user: User, code: str) -> int:
@@ -99,7 +119,7 @@ def redeem(user: User, code: str) -> int:
         redemption.redeemed_by = user
         redemption.redeemed_at = timezone.now()
         redemption.save(update_fields=["status", "redeemed_by", "redeemed_at"])
-        User.objects.filter(pk=user.pk).update(quota=F("quota") + redemption.quota)
+        _add_to_balance(user, redemption.quota)
         Log.objects.create(
             type=LogType.TOPUP,
             user=user,
@@ -116,8 +136,8 @@ def generate_redemptions(count: int, quota: int, *, name: str = "", by: User | N
     """Create `count` unused codes worth `quota` each; returns them."""
     if not 1 <= count <= 1000:
         raise BillingError(_("Generate between 1 and 1000 codes at a time."))
-    if quota <= 0:
-        raise BillingError(_("Quota must be positive."))
+    if not 0 < quota <= QUOTA_MAX:
+        raise BillingError(_("Quota must be from 1 to %(max)d.") % {"max": QUOTA_MAX})
     codes = [Redemption(name=name, quota=quota, created_by=by) for _i in range(count)]
     return Redemption.objects.bulk_create(codes)
 

@@ -48,6 +48,11 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
                            "created_at"]  # fmt: skip
         return fields
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class per call
+        form.editor = request.user  # ceilings depend on who edits (billing/token_policy.py)
+        return form
+
     def get_list_display(self, request):
         if is_operator(request.user):
             return self.list_display
@@ -62,7 +67,7 @@ class TokenAdmin(KeyOnceMixin, OwnedAdmin):
     def revoke(self, request, queryset):
         if self.refuse_unmanaged(request, queryset):
             return
-        changed = services.revoke_tokens(queryset)
+        changed = services.revoke_tokens(queryset, by=request.user)
         self.message_user(
             request,
             ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", changed)

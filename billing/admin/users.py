@@ -102,7 +102,7 @@ class UserAdmin(DjangoUserAdmin):
         """Ask for an amount, then add it to each user with a top-up log row."""
         if refuse_accounts(self, request, queryset, roles.may_manage):
             return None
-        form = TopUpForm(request.POST if "apply" in request.POST else None)
+        form = TopUpForm(request.POST if "apply" in request.POST else None, users=queryset)
         if form.is_valid():
             for user in queryset:
                 services.top_up(

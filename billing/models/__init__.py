@@ -5,6 +5,7 @@ from .imports import ImportedRecord
 from .ledger import Log, LogType, Redemption, RedemptionStatus
 from .options import Option
 from .prices import Price
+from .quota_range import QUOTA_MAX, validate_quota_amount
 from .tokens import Token, TokenStatus
 from .usage import DailyUsage
 
@@ -18,6 +19,7 @@ __all__ = [
     "LogType",
     "Option",
     "Price",
+    "QUOTA_MAX",
     "Redemption",
     "RedemptionStatus",
     "Token",
@@ -26,4 +28,5 @@ __all__ = [
     "UserRole",
     "UserStatus",
     "default_group_id",
+    "validate_quota_amount",
 ]

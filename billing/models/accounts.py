@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .quota_range import quota_max_validator
+
 DEFAULT_GROUP = "default"
 
 
@@ -68,8 +70,12 @@ class User(AbstractUser):
         related_name="users",
         help_text=_("Empty means the default group."),
     )
-    quota = models.BigIntegerField(_("remaining quota"), default=0)
-    used_quota = models.BigIntegerField(_("used quota"), default=0)
+    quota = models.BigIntegerField(
+        _("remaining quota"), default=0, validators=[quota_max_validator]
+    )
+    used_quota = models.BigIntegerField(
+        _("used quota"), default=0, validators=[quota_max_validator]
+    )
     request_count = models.BigIntegerField(_("request count"), default=0)
     last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
 

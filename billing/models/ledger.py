@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .quota_range import quota_max_validator
+
 
 class LogType(models.TextChoices):
     CONSUME = "consume", _("Consume")
@@ -97,7 +99,9 @@ def generate_redemption_code() -> str:
 class Redemption(models.Model):
     code = models.CharField(_("code"), max_length=64, unique=True, default=generate_redemption_code)
     name = models.CharField(_("name"), max_length=64, blank=True)
-    quota = models.BigIntegerField(_("quota"), validators=[MinValueValidator(1)])
+    quota = models.BigIntegerField(
+        _("quota"), validators=[MinValueValidator(1), quota_max_validator]
+    )
     status = models.CharField(
         _("status"),
         max_length=8,

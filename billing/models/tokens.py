@@ -12,6 +12,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .quota_range import quota_max_validator
+
 KEY_PREFIX = "sk-"
 KEY_BODY_LENGTH = 48
 VISIBLE_PREFIX_LENGTH = 8  # "sk-" plus 5 characters: enough to tell keys apart in lists
@@ -69,7 +71,9 @@ class Token(models.Model):
     expires_at = models.DateTimeField(
         _("expires at"), null=True, blank=True, help_text=_("Empty means never.")
     )
-    remain_quota = models.BigIntegerField(_("remaining quota"), default=0)
+    remain_quota = models.BigIntegerField(
+        _("remaining quota"), default=0, validators=[quota_max_validator]
+    )
     unlimited_quota = models.BooleanField(_("unlimited quota"), default=False)
     used_quota = models.BigIntegerField(_("used quota"), default=0)
     allowed_models = models.JSONField(
@@ -93,6 +97,13 @@ class Token(models.Model):
         default=0,
         help_text=_("Requests (streams included) this key may have in progress at once; "
                     "0 means no limit."),
+    )
+    # Limits an operator set on someone else's token (billing/token_policy.py): the owner
+    # may tighten these fields, never loosen them. The relay reads only the fields above.
+    ceilings = models.JSONField(
+        _("operator's ceilings"), default=dict, blank=True, editable=False,
+        help_text=_("Limits an operator set: the owner may tighten these fields, not "
+                    "loosen them."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)

@@ -5,8 +5,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from billing import roles
-from billing.models import Group, Log, Price, Redemption, RedemptionStatus, Token, User
+from billing import roles, token_policy
+from billing.models import (
+    QUOTA_MAX,
+    Group,
+    Log,
+    Price,
+    Redemption,
+    RedemptionStatus,
+    Token,
+    User,
+)
 from billing.models.tokens import validate_networks
 
 from .permissions import is_staff
@@ -53,7 +62,7 @@ class UserSerializer(serializers.ModelSerializer):
         help_text=_("Needed to change your own password."),
     )
     quota = serializers.IntegerField(
-        required=False, min_value=0,
+        required=False, min_value=0, max_value=QUOTA_MAX,
         help_text=_("Initial balance on create; change it later with the topup action."),
     )
 
@@ -126,8 +135,9 @@ class TokenSerializer(serializers.ModelSerializer):
         model = Token
         fields = ["id", "user", "name", "key_prefix", "status", "expires_at", "remain_quota",
                   "unlimited_quota", "used_quota", "allowed_models", "subnets", "rpm_limit",
-                  "tpm_limit", "max_concurrency", "created_at", "last_used_at"]
-        read_only_fields = ["key_prefix", "used_quota", "created_at", "last_used_at"]
+                  "tpm_limit", "max_concurrency", "ceilings", "created_at", "last_used_at"]
+        read_only_fields = ["key_prefix", "used_quota", "ceilings", "created_at",
+                            "last_used_at"]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -148,6 +158,26 @@ class TokenSerializer(serializers.ModelSerializer):
         if value < 0:
             raise serializers.ValidationError(_("Quota cannot be negative."))
         return value
+
+    def validate(self, attrs):
+        """The owner may not loosen an operator's ceilings; an operator's edit of someone
+        else's token sets them (billing/token_policy.py)."""
+        attrs = super().validate(attrs)
+        editor = _requester(self)
+        if editor is None:
+            return attrs
+        token = self.instance if isinstance(self.instance, Token) else None
+        owner_id = token.user_id if token else (attrs.get("user") or editor).pk
+        if token is not None and editor.pk == owner_id:
+            errors = token_policy.loosened(token, attrs)
+            if errors:
+                raise serializers.ValidationError({k: [v] for k, v in errors.items()})
+        elif token_policy.sets_ceilings(editor, owner_id):
+            values = {**token_policy.current_values(token), **attrs}
+            attrs["ceilings"] = token_policy.ceilings_after(
+                token.ceilings if token else {}, values, attrs
+            )
+        return attrs
 
     def update(self, instance, validated_data):
         for name, value in validated_data.items():
@@ -227,7 +257,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
 
 class RedemptionBatchSerializer(serializers.Serializer):
     count = serializers.IntegerField(min_value=1, max_value=1000)
-    quota = serializers.IntegerField(min_value=1)
+    quota = serializers.IntegerField(min_value=1, max_value=QUOTA_MAX)
     name = serializers.CharField(max_length=64, required=False, default="")
 
 

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing import roles, services
-from billing.models import Group, Log, Price, Redemption, Token, User
+from billing.models import QUOTA_MAX, Group, Log, Price, Redemption, Token, User
 
 from . import billing_serializers as s
 from .base import FILTERS, ModelViewSet, ReadOnlyModelViewSet, refused
@@ -32,7 +32,8 @@ class UserFilter(django_filters.FilterSet):
 
 
 class TopUpSerializer(serializers.Serializer):
-    quota = serializers.IntegerField(min_value=1, help_text=_("Quota units to add."))
+    quota = serializers.IntegerField(min_value=1, max_value=QUOTA_MAX,
+                                     help_text=_("Quota units to add."))
     note = serializers.CharField(required=False, default="", max_length=255)
 
 

@@ -6,7 +6,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
 from billing.models import Option
-from billing.options import OPTION_SPECS, load_all
+from billing.options import OPTION_SPECS, check_range, load_all
 
 from .base import AUTHENTICATION
 from .permissions import IsStaff
@@ -15,16 +15,20 @@ TYPE_NAMES = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
 
 def typed_value(key: str, value):
-    """`value` as the option's type; raises ValidationError rather than guessing."""
+    """`value` as the option's type (a quota option within 0..QUOTA_MAX); raises
+    ValidationError rather than guessing."""
     kind = OPTION_SPECS[key].type
     if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+        value = int(value)
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
+        try:
+            return check_range(key, value)
+        except ValueError as exc:
+            raise serializers.ValidationError({"value": [str(exc)]}, code="range") from None
     raise serializers.ValidationError(
         {"value": [_("Expected a %(type)s.") % {"type": TYPE_NAMES[kind]}]}
     )

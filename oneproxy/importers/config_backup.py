@@ -155,8 +155,10 @@ def _options(values: dict, report: Report) -> None:
             continue
         try:
             value = typed_value(key, value)
-        except ValidationError:
-            report.add("options", "skipped", key, "wrong type")
+        except ValidationError as exc:
+            codes = exc.get_codes()["value"]
+            report.add("options", "skipped", key,
+                       str(exc.detail["value"][0]) if codes == ["range"] else "wrong type")
             continue
         row = Option.objects.filter(key=key).first()
         if row is not None and row.value == value:

@@ -7,24 +7,32 @@ from fractions import Fraction
 
 from django.conf import settings
 
+from billing.models import QUOTA_MAX
+
 DEFAULT_QUOTA_PER_UNIT = Decimal(500_000)
 
 
 class QuotaConverter:
     """Source quota units -> ours: amount * QUOTA_PER_USD / QuotaPerUnit, exact when the
     ratio allows (the default 500,000 on both sides is 1:1), else rounded half-even and
-    counted so the report can say so."""
+    counted so the report can say so. Amounts above QUOTA_MAX (One API's columns go to
+    2^63 - 1) become QUOTA_MAX, also counted."""
 
     def __init__(self, quota_per_unit: Decimal, ours: int | None = None):
         if quota_per_unit <= 0:
             raise ValueError("QuotaPerUnit must be positive")
         self.factor = Fraction(ours or settings.QUOTA_PER_USD) / Fraction(quota_per_unit)
         self.rounded = 0
+        self.clamped = 0
 
     def __call__(self, amount) -> int:
+        """The amount in our units, at most QUOTA_MAX (counted in `clamped` when cut)."""
         exact = Fraction(int(amount or 0)) * self.factor
         if exact.denominator != 1:
             self.rounded += 1
+        if exact > QUOTA_MAX:
+            self.clamped += 1
+            return QUOTA_MAX
         return round(exact)
 
 

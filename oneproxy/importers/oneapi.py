@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from billing.models import ImportedRecord
+from billing.models import QUOTA_MAX, ImportedRecord
 
 from .convert import DEFAULT_QUOTA_PER_UNIT, QuotaConverter, parse_decimal
 from .report import Report
@@ -44,6 +44,9 @@ class OneAPIImporter:
             if self.quota.rounded:
                 self.report.note(f"{self.quota.rounded} quota amounts were rounded to whole "
                                  "units (QuotaPerUnit does not divide evenly).")
+            if self.quota.clamped:
+                self.report.note(f"{self.quota.clamped} quota amounts were above the maximum "
+                                 f"and were lowered to {QUOTA_MAX}.")
             if self.report.dry_run:
                 transaction.set_rollback(True)
         return self.report
