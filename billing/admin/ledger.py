@@ -84,10 +84,18 @@ class LogAdmin(OwnedAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None or is_operator(request.user) or obj.content_for(operator=False):
+            return fields
+        return [f for f in fields if f != "content"]  # a request row's upstream answer
+
     @admin.action(description=_("Export selected logs as CSV"))
     def export_csv(self, request, queryset):
+        operator = is_operator(request.user)
         rows = (
-            [getattr(log, column) for column in LOG_CSV_COLUMNS]
+            [log.content_for(operator) if column == "content" else getattr(log, column)
+             for column in LOG_CSV_COLUMNS]
             for log in queryset.order_by("-created_at").iterator(chunk_size=2000)
         )
         return stream_csv(LOG_CSV_COLUMNS, rows, "logs.csv")
