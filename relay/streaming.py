@@ -25,7 +25,7 @@ from channels_app import health
 from relay import metrics
 from relay.adaptors.base import StreamConverter, Usage, iter_chunks, stream_failure
 from relay.errors import RelayError
-from relay.pipeline import Exchange, settle
+from relay.pipeline import Exchange, refund, settle
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
 
@@ -87,7 +87,8 @@ async def sse_body(ex: Exchange, stream: Primed) -> AsyncIterator[bytes]:
                 yield out
     finally:
         metrics.OPEN_STREAMS.dec()
-        await _finish(ex, stream.upstream, converter.usage, converter.error, converter.done)
+        await _finish(ex, stream.upstream, converter.usage, converter.error, converter.done,
+                      produced=converter.usage.completion_tokens > 0)
 
 
 async def raw_body(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[bytes]:
@@ -102,21 +103,23 @@ async def raw_body(ex: Exchange, upstream: httpx.Response) -> AsyncIterator[byte
     finally:
         metrics.OPEN_STREAMS.dec()
         usage = Usage(ex.req.prompt_tokens, 0, 0, estimated=True)
-        await _finish(ex, upstream, usage, error, error is None)
+        await _finish(ex, upstream, usage, error, error is None, produced=True)
 
 
 async def _finish(ex: Exchange, upstream: httpx.Response, usage: Usage,
-                  error: RelayError | None, done: bool) -> None:
-    """Close the upstream, then bill what was produced and report health, shielded from a
-    second cancellation (the client may be gone)."""
-    task = asyncio.ensure_future(_close_and_settle(ex, upstream, usage, error, done))
+                  error: RelayError | None, done: bool, *, produced: bool) -> None:
+    """Close the upstream, then bill what was produced (refund a stream that ended in an
+    error having produced nothing) and report health, shielded from a second
+    cancellation (the client may be gone)."""
+    task = asyncio.ensure_future(_close_and_settle(ex, upstream, usage, error, done,
+                                                   produced))
     _settling.add(task)
     task.add_done_callback(_settling.discard)
     await asyncio.shield(task)
 
 
 async def _close_and_settle(ex: Exchange, upstream: httpx.Response, usage: Usage,
-                            error: RelayError | None, done: bool) -> None:
+                            error: RelayError | None, done: bool, produced: bool) -> None:
     await upstream.aclose()
     if not usage.prompt_tokens:
         usage.prompt_tokens = ex.req.prompt_tokens
@@ -126,7 +129,11 @@ async def _close_and_settle(ex: Exchange, upstream: httpx.Response, usage: Usage
     else:
         message = f"{error.code}: {error.message}" if error else ""
         status = error.status if error else 200
-    await settle(ex, usage, status=status, error=message, detail=error.detail if error else "")
+    if error is not None and not produced:
+        await refund(ex, error)  # the client got an error and nothing worth paying for
+    else:
+        await settle(ex, usage, status=status, error=message,
+                     detail=error.detail if error else "")
     if ex.channel is not None and status != 499:
         await health.report(ex.channel.id, ex.key_id, ex.req.model, ok=error is None,
                             status=error.upstream_status or error.status if error else None,

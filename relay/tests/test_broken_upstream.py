@@ -244,6 +244,19 @@ async def test_a_bad_event_midstream_ends_the_stream_with_an_error_event_and_bil
     assert health.is_cooling(bad.pk, body["model"])
 
 
+async def test_a_stream_that_fails_before_any_text_is_refunded(async_client, fake_openai):
+    """The role chunk went out, so there is no failover; but nothing was produced."""
+    bad, user, token, key = await sync_to_async(world)(fake_openai.url, "variant-malformed_sse")
+    response = await post(async_client, URL, STREAM, key)
+    payloads = sse_payloads(await read_stream(response))
+    assert len(payloads) == 2 and orjson.loads(payloads[-1])["error"]["code"] == \
+        "bad_upstream_response"
+    assert await balances(user, token) == (5_000_000, 1_000_000)
+    [log] = await request_logs()
+    assert log.type == "error" and log.quota == 0 and log.status_code == 502
+    assert '{"choices": [{"delta":' in log.content  # the event that was not JSON
+
+
 # ---- item 9: upstream error pages ----------------------------------------------------
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
