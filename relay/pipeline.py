@@ -195,7 +195,8 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | Primed | h
         from relay.streaming import prime
 
         return await prime(ex, response)
-    if "json" not in content_type and (req.endpoint in RAW_ENDPOINTS or req.body is None):
+    if "json" not in content_type and (req.endpoint in RAW_ENDPOINTS or
+                                       (req.stream and req.body is None)):
         return response  # audio bytes, text transcripts, multipart streams
     try:
         async with asyncio.timeout(settings.RELAY_UPSTREAM_TIMEOUT):

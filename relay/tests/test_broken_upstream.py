@@ -308,3 +308,39 @@ async def test_users_do_not_see_the_upstream_body_of_their_log_rows(
     root = await sync_to_async(make_user)("root", role=UserRole.ROOT)
     for seen in await sync_to_async(seen_by)(root):
         assert b"nginx/1.25.3" in seen  # operators keep the whole answer
+
+
+# ---- the pure rules ------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    b"<html><body>502 Bad Gateway nginx/1.25.3</body></html>",
+    b"upstream connect error or disconnect/reset before headers",
+    b'{"error": {"message": "<html><h1>502 Bad Gateway</h1></html>"}}',
+    b'["not", "an", "error"]',
+    b"",
+])
+def test_a_body_that_is_not_the_providers_error_gives_a_generic_message(body):
+    from relay.adaptors.errors import error_from_body
+
+    err = error_from_body(502, body, ("sk-secret-0001",))
+    assert err.message == GENERIC.format(status=502) and err.retryable
+    assert err.detail == body.decode()
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"error": {"message": "Rate limit reached", "type": "requests"}}',
+     "Rate limit reached"),
+    (b'{"type": "error", "error": {"type": "api_error", "message": "Internal error"}}',
+     "Internal error"),
+])
+def test_a_providers_json_error_keeps_its_own_message(body, message):
+    from relay.adaptors.errors import error_from_body
+
+    assert error_from_body(500, body).message == message
+
+
+def test_the_detail_is_bounded_and_redacts_the_channel_key():
+    from relay.adaptors.errors import DETAIL_LIMIT, detail_of
+
+    detail = detail_of(b"key=sk-secret-0001 " + b"x" * (4 * DETAIL_LIMIT), ("sk-secret-0001",))
+    assert len(detail) <= DETAIL_LIMIT + 10 and "sk-secret-0001" not in detail
