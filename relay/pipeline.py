@@ -30,7 +30,7 @@ from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
 from relay import after_response, errors, metrics, throttle, tokenizer
-from relay.adaptors.base import Endpoint, Usage, read_limited
+from relay.adaptors.base import ChannelSpec, Endpoint, Usage, read_limited
 from relay.client import get_client
 from relay.errors import RelayError
 from relay.schemas import RelayRequest
@@ -188,6 +188,15 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | Primed | h
                          retryable=True) from None
     ex.ttfb = time.perf_counter() - ex.started
     metrics.child(metrics.TTFB, req.endpoint.value).observe(ex.ttfb)
+    return await _answer(ex, channel, spec, response)
+
+
+async def _answer(ex: Exchange, channel: ChannelRoute, spec: ChannelSpec,
+                  response: httpx.Response) -> Completed | Primed | httpx.Response:
+    """Judge an open success response by its content type and the endpoint: HTML is never
+    an answer, SSE is primed, audio may be any bytes, everything else must be the
+    endpoint's JSON answer. Raises a retryable RelayError for a body that is no answer."""
+    req = ex.req
     content_type = response.headers.get("content-type", "")
     if "text/html" in content_type:  # no endpoint answers in HTML: a proxy's page
         raise await channel.adaptor.invalid(response, spec)
