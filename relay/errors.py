@@ -111,7 +111,7 @@ def all_channels_failed(last: RelayError, tried: int) -> RelayError:
     noun = "channel" if tried == 1 else "channels"
     return RelayError(last.status, last.code, f"{last.message} (tried {tried} {noun})",
                       type=last.type, param=last.param, retryable=False,
-                      upstream_status=last.upstream_status)
+                      upstream_status=last.upstream_status, detail=last.detail)
 
 
 def not_found(path: str) -> RelayError:

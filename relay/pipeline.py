@@ -4,8 +4,10 @@ A non-stream answer is settled once it has been sent (`relay.after_response`).
 
 Failover: retryable errors (connect errors, timeouts, 429, 5xx) move to a channel not yet
 tried, falling to lower tiers, up to the `retry_times` option more attempts; client
-errors (4xx) never do, and nothing is retried once a byte went to the client (streams
-commit on the upstream's response headers).
+errors (4xx) never do, and nothing is retried once a byte went to the client. A 200
+that is no answer (an HTML page, invalid JSON, an object without the endpoint's answer, a
+stream whose first event is not JSON) is a failed attempt like a 5xx: SSE streams commit
+only on their first good event (`relay.streaming.prime`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -28,17 +30,23 @@ from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
 from relay import after_response, errors, metrics, throttle, tokenizer
-from relay.adaptors.base import Endpoint, Usage, read_limited
+from relay.adaptors.base import ChannelSpec, Endpoint, Usage, read_limited
 from relay.client import get_client
 from relay.errors import RelayError
 from relay.schemas import RelayRequest
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, Principal, RoutingTable
 
+if TYPE_CHECKING:
+    from relay.streaming import Primed
+
 logger = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 64 << 20
 COMPLETION_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions,
                                   Endpoint.responses})
+# Endpoints whose success body may be other than JSON (audio bytes, text transcripts).
+RAW_ENDPOINTS = frozenset({Endpoint.audio_speech, Endpoint.audio_transcriptions,
+                           Endpoint.audio_translations})
 
 
 @dataclass(slots=True)
@@ -124,7 +132,7 @@ async def run(ex: Exchange, table: RoutingTable, pinned: ChannelRoute | None,
 
 
 async def with_failover(ex: Exchange, table: RoutingTable, pinned: ChannelRoute | None,
-                        retry_times: int) -> Completed | httpx.Response:
+                        retry_times: int) -> Completed | Primed | httpx.Response:
     """Try channels until one answers; raises the last error, saying how many were tried."""
     req = ex.req
     attempts = 1 if pinned else 1 + max(retry_times, 0)
@@ -162,9 +170,10 @@ async def _report_failure(ex: Exchange, channel: ChannelRoute, err: RelayError) 
 
 # ---- one attempt -------------------------------------------------------------------------
 
-async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Response:
-    """Call one channel. Returns a Completed answer, or the open response of a stream
-    (SSE or binary) whose headers arrived. Raises RelayError (retryable or not)."""
+async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | Primed | httpx.Response:
+    """Call one channel. Returns a Completed answer, a primed SSE stream (its first good
+    event in hand) or the open response of a binary body. Raises RelayError (retryable or
+    not), also for a success status whose body is no answer."""
     key_id, key = pick_key(channel)
     ex.channel, ex.key_id = channel, key_id
     spec = channel.spec(key)
@@ -179,16 +188,32 @@ async def attempt(ex: Exchange, channel: ChannelRoute) -> Completed | httpx.Resp
                          retryable=True) from None
     ex.ttfb = time.perf_counter() - ex.started
     metrics.child(metrics.TTFB, req.endpoint.value).observe(ex.ttfb)
+    return await _answer(ex, channel, spec, response)
+
+
+async def _answer(ex: Exchange, channel: ChannelRoute, spec: ChannelSpec,
+                  response: httpx.Response) -> Completed | Primed | httpx.Response:
+    """Judge an open success response by its content type and the endpoint: HTML is never
+    an answer, SSE is primed, audio may be any bytes, everything else must be the
+    endpoint's JSON answer. Raises a retryable RelayError for a body that is no answer."""
+    req = ex.req
     content_type = response.headers.get("content-type", "")
-    if req.stream or "json" not in content_type:
-        return response
+    if "text/html" in content_type:  # no endpoint answers in HTML: a proxy's page
+        raise await channel.adaptor.invalid(response, spec)
+    if "text/event-stream" in content_type and req.body is not None:
+        from relay.streaming import prime
+
+        return await prime(ex, response)
+    if "json" not in content_type and (req.endpoint in RAW_ENDPOINTS or
+                                       (req.stream and req.body is None)):
+        return response  # audio bytes, text transcripts, multipart streams
     try:
         async with asyncio.timeout(settings.RELAY_UPSTREAM_TIMEOUT):
             raw = await read_limited(response, MAX_RESPONSE_BYTES, spec=spec)
     except TimeoutError:
         raise RelayError(504, "upstream_timeout", "upstream response took too long",
                          retryable=True) from None
-    data, usage = channel.adaptor.decode_response(req.endpoint, raw, req.model)
+    data, usage = channel.adaptor.decode_response(req.endpoint, raw, req.model, (spec.key,))
     health.record_success(channel.id, req.model)
     return Completed(orjson.dumps(data), complete_usage(ex, usage, data))
 
@@ -214,8 +239,9 @@ def _answer_text(data: dict[str, Any]) -> str:
 # ---- billing -----------------------------------------------------------------------------
 
 def log_row(ex: Exchange, *, usage: Usage | None, status: int, error: str = "",
-            kind: str = "consume") -> dict:
-    """The Log fields of this request (settle/refund set `quota`)."""
+            kind: str = "consume", detail: str = "") -> dict:
+    """The Log fields of this request (settle/refund set `quota`). `detail`, the upstream's
+    raw answer to a failed attempt, goes to `content`, which only operators see."""
     p, usage = ex.principal, usage or Usage()
     return {
         "type": kind,
@@ -229,6 +255,7 @@ def log_row(ex: Exchange, *, usage: Usage | None, status: int, error: str = "",
         "ttfb_ms": int(ex.ttfb * 1000) if ex.ttfb is not None else None,
         "request_id": ex.request_id, "client_ip": ex.client_ip or None,
         "status_code": status, "error": error[:2000], "channels_tried": list(ex.tried),
+        "content": detail,
     }
 
 
@@ -243,7 +270,8 @@ def price_snapshot(ex: Exchange) -> dict:
             "group_ratio": str(ex.principal.group_ratio)}
 
 
-async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "") -> int:
+async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "",
+                 detail: str = "") -> int:
     """Charge the exact amount for `usage` (once); returns the quota really charged."""
     reservation, ex.reservation = ex.reservation, None
     if reservation is None:
@@ -253,7 +281,8 @@ async def settle(ex: Exchange, usage: Usage, *, status: int, error: str = "") ->
                                       usage.cached_tokens))
         charged = await quota.settle(reservation, amount,
                                      channel_id=ex.channel.id if ex.channel else None,
-                                     log=log_row(ex, usage=usage, status=status, error=error))
+                                     log=log_row(ex, usage=usage, status=status, error=error,
+                                                 detail=detail))
     finally:
         await give_slot(ex)
     metrics.child(metrics.QUOTA_CHARGED, ex.req.model).inc(charged)
@@ -269,7 +298,7 @@ async def refund(ex: Exchange, err: RelayError) -> None:
     try:
         await quota.refund(reservation, log=log_row(ex, usage=None, status=err.status,
                                                     error=f"{err.code}: {err.message}",
-                                                    kind="error"))
+                                                    kind="error", detail=err.detail))
     finally:
         await give_slot(ex)
 

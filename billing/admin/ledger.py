@@ -85,7 +85,10 @@ class LogAdmin(OwnedAdmin):
         return is_root(request.user)
 
     def get_fields(self, request, obj=None):
-        return self._visible(request, [f.name for f in self.model._meta.fields])
+        fields = self._visible(request, [f.name for f in self.model._meta.fields])
+        if obj is None or is_operator(request.user) or obj.content_for(operator=False):
+            return fields
+        return [f for f in fields if f != "content"]  # a request row's upstream answer
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -106,8 +109,10 @@ class LogAdmin(OwnedAdmin):
     @admin.action(description=_("Export selected logs as CSV"))
     def export_csv(self, request, queryset):
         columns = self._visible(request, LOG_CSV_COLUMNS)
+        operator = is_operator(request.user)
         rows = (
-            [getattr(log, column) for column in columns]
+            [log.content_for(operator) if column == "content" else getattr(log, column)
+             for column in columns]
             for log in queryset.order_by("-created_at").iterator(chunk_size=2000)
         )
         return stream_csv(columns, rows, "logs.csv")

@@ -22,6 +22,11 @@ class LogType(models.TextChoices):
     TEST = "test", _("Test")
 
 
+# The rows a relayed request writes. Their `content` is the upstream's raw answer to a
+# failed attempt (an error page may name internal hosts and versions): operators only.
+REQUEST_LOG_TYPES = frozenset({LogType.CONSUME, LogType.ERROR})
+
+
 class Log(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now)
     type = models.CharField(_("type"), max_length=8, choices=LogType.choices)
@@ -84,6 +89,13 @@ class Log(models.Model):
 
     def __str__(self):
         return f"{self.get_type_display()} {self.model} {self.quota}"
+
+    def content_for(self, operator: bool) -> str:
+        """`content` as shown to an operator (all of it) or to the row's owner (nothing of
+        a request row: it holds the upstream's answer; top-up and other notes stay)."""
+        if operator or self.type not in REQUEST_LOG_TYPES:
+            return self.content
+        return ""
 
 
 class RedemptionStatus(models.TextChoices):

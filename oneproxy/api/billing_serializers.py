@@ -277,3 +277,9 @@ class LogSerializer(serializers.ModelSerializer):
             for name in ("channel", "channels_tried"):
                 fields.pop(name)
         return fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if "content" in data:
+            data["content"] = instance.content_for(operator=not _restricted(self))
+        return data

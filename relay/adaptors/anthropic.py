@@ -16,7 +16,13 @@ import orjson
 from relay import tokenizer
 from relay.adaptors.anthropic_request import DEFAULT_MAX_TOKENS, convert_request
 from relay.adaptors.base import Adaptor, ChannelSpec, Endpoint, RelayError, Usage
-from relay.adaptors.errors import KEY_DEAD_PHRASES, from_upstream, scrub
+from relay.adaptors.errors import (
+    KEY_DEAD_PHRASES,
+    detail_of,
+    error_from_body,
+    invalid_answer,
+    scrub,
+)
 from relay.sse import DONE, SSEEvent, format_json
 
 API_VERSION = "2023-06-01"
@@ -107,23 +113,27 @@ class AnthropicAdaptor(Adaptor):
     def extract_usage(self, endpoint: Endpoint, data: dict[str, Any]) -> Usage:
         return usage_from_anthropic(data.get("usage"))
 
+    def is_answer(self, endpoint: Endpoint, data: dict[str, Any]) -> bool:
+        """A Message has a `content` list; a model list has `data`."""
+        return isinstance(data.get("data" if endpoint is Endpoint.models else "content"), list)
+
     def stream_converter(self, requested_model: str, include_usage: bool,
                          upstream_model: str | None = None,
                          endpoint: Endpoint = Endpoint.chat_completions) -> AnthropicStream:
         return AnthropicStream(requested_model, include_usage)
 
     def map_error(self, status: int, body: bytes, secrets: tuple[str, ...] = ()) -> RelayError:
-        """`{"type": "error", "error": {"type", "message"}}` -> RelayError."""
+        """`{"type": "error", "error": {"type", "message"}}` -> RelayError; any other
+        body goes through the shared decoder (generic message unless it is JSON)."""
         try:
             err = orjson.loads(body).get("error") or {}
         except (orjson.JSONDecodeError, AttributeError):
             err = {}
         if not isinstance(err, dict) or err.get("type") not in ERROR_TYPES:
-            text = body[:500].decode("utf-8", "replace")
-            return from_upstream(status, str(err.get("message") if isinstance(err, dict)
-                                             and err.get("message") else text), "", None,
-                                 secrets)
-        return anthropic_error(err, status, secrets)
+            return error_from_body(status, body, secrets)
+        error = anthropic_error(err, status, secrets)
+        error.detail = detail_of(body, secrets)
+        return error
 
 
 def anthropic_error(err: dict[str, Any], status: int | None,
@@ -164,9 +174,7 @@ class AnthropicStream:
         try:
             obj = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            return self.abort(RelayError(502, "bad_upstream_response",
-                                         "upstream sent a malformed stream event",
-                                         retryable=True))
+            return self.abort(invalid_answer(200, event.data))
         kind = obj.get("type") if isinstance(obj, dict) else None
         handler = getattr(self, f"_on_{kind}", None) if kind else None
         return handler(obj) if handler else []  # ping and unknown future events

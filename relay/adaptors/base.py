@@ -18,7 +18,15 @@ from typing import Any, ClassVar, Protocol
 import httpx
 import orjson
 
-from relay.adaptors.errors import RelayError, decode_error_body, from_upstream, scrub
+from relay.adaptors.errors import (
+    DETAIL_LIMIT,
+    RelayError,
+    decode_error_body,
+    detail_of,
+    error_from_body,
+    invalid_answer,
+    scrub,
+)
 from relay.sse import SSEEvent, SSEOverflow, SSEParser
 
 __all__ = [
@@ -236,10 +244,15 @@ class Adaptor:
         """Usage from an upstream (non-stream) response body; zeros when absent."""
         raise NotImplementedError
 
+    def is_answer(self, endpoint: Endpoint, data: dict[str, Any]) -> bool:
+        """Whether `data` (a 200's JSON object) is an answer to `endpoint` at all, rather
+        than a proxy's or vendor's foreign object. Only clearly broken shapes are False."""
+        return True
+
     def map_error(self, status: int, body: bytes, secrets: tuple[str, ...] = ()) -> RelayError:
-        """RelayError for an upstream error answer; messages scrubbed of `secrets`."""
-        message, code, err_type = decode_error_body(body)
-        return from_upstream(status, message, code, err_type, secrets)
+        """RelayError for an upstream error answer; messages scrubbed of `secrets`, and
+        generic unless the body is the provider's JSON error shape (`detail` has the body)."""
+        return error_from_body(status, body, secrets)
 
     def balance_request(self, spec: ChannelSpec) -> BalanceRequest | None:
         """The HTTP request that reads the account balance, or None if unsupported."""
@@ -280,6 +293,12 @@ class Adaptor:
             raise self.map_error(response.status_code, raw, (spec.key,))
         return response
 
+    async def invalid(self, response: httpx.Response, spec: ChannelSpec) -> RelayError:
+        """The error for an open success response that is no answer (e.g. an HTML page):
+        reads (a bounded part of) its body for the detail, closes it."""
+        raw = await read_limited(response, ERROR_BODY_LIMIT)
+        return invalid_answer(response.status_code, raw, (spec.key,))
+
     async def _send(self, client: httpx.AsyncClient, request: httpx.Request,
                     spec: ChannelSpec) -> httpx.Response:
         try:
@@ -300,19 +319,22 @@ class Adaptor:
         response = await self.open(client, spec, endpoint, body=body, raw_body=raw_body,
                                    requested_model=requested_model, timeout=timeout)
         raw = await read_limited(response, max_bytes, spec=spec)
-        return self.decode_response(endpoint, raw, requested_model)
+        return self.decode_response(endpoint, raw, requested_model, (spec.key,))
 
-    def decode_response(self, endpoint: Endpoint, raw: bytes,
-                        requested_model: str) -> tuple[dict[str, Any], Usage]:
-        """Pure: upstream JSON bytes -> `(openai_response, usage)`; 502 if not JSON."""
+    def decode_response(self, endpoint: Endpoint, raw: bytes, requested_model: str,
+                        secrets: tuple[str, ...] = ()) -> tuple[dict[str, Any], Usage]:
+        """Pure: upstream JSON bytes -> `(openai_response, usage)`. Raises a retryable 502
+        (`invalid_answer`) for invalid JSON, a non-object or an object that is no answer."""
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            raise RelayError(502, "bad_upstream_response", "upstream sent invalid JSON",
-                             retryable=True) from exc
+            raise invalid_answer(200, raw, secrets) from exc
         if not isinstance(data, dict):
-            raise RelayError(502, "bad_upstream_response", "upstream sent a non-object",
-                             retryable=True)
+            raise invalid_answer(200, raw, secrets)
+        if not self.is_answer(endpoint, data):
+            # A provider error object under a 200 keeps its own words; anything else not.
+            raise invalid_answer(200, raw, secrets, message=decode_error_body(raw)[0]
+                                 if "error" in data else "")
         return self.parse_response(endpoint, data, requested_model), \
             self.extract_usage(endpoint, data)
 
@@ -322,24 +344,44 @@ class Adaptor:
 
         A cut connection, a read timeout, a gap longer than `idle_timeout` or malformed
         framing ends the stream with an in-band error event; `converter.error` then says
-        why (usage so far stays valid).
+        why (usage so far stays valid) and reading stops there. An error before anything
+        else was output carries the stream's first bytes as its `detail`.
         """
         parser = SSEParser()
+        head = bytearray()  # the first bytes, until a good event is out: the error's detail
         try:
             async for chunk in iter_chunks(response, idle_timeout):
+                if not converter.emitted:
+                    head += chunk[:DETAIL_LIMIT - len(head)]
+                # One event at a time: a caller that stops after an output has not yet
+                # fed the events behind it (relay.streaming.prime relies on that).
                 for event in parser.feed(chunk):
-                    for out in converter.feed(event):
+                    for out in _with_detail(converter, converter.feed(event), head):
                         yield out
+                    if converter.error is not None:
+                        return  # the error event ended the client's stream: stop reading
             for event in parser.flush():
-                for out in converter.feed(event):
+                for out in _with_detail(converter, converter.feed(event), head):
                     yield out
-            for out in converter.finish():
+            for out in _with_detail(converter, converter.finish(), head):
                 yield out
         except (httpx.HTTPError, SSEOverflow, TimeoutError) as exc:
-            for out in converter.abort(stream_failure(exc)):
+            for out in _with_detail(converter, converter.abort(stream_failure(exc)), head):
                 yield out
         finally:
             await response.aclose()
+
+
+def _with_detail(converter: StreamConverter, outs: list[bytes],
+                 head: bytearray) -> list[bytes]:
+    """`outs`, after giving an error that ended a stream before any good event the
+    stream's first bytes as its detail (the operator sees what the upstream sent)."""
+    error = converter.error
+    if error is None and converter.emitted:
+        head.clear()  # a good event went out: these bytes explain nothing any more
+    elif error is not None and not error.detail and head:
+        error.detail = detail_of(bytes(head))
+    return outs
 
 
 async def iter_chunks(response: httpx.Response,

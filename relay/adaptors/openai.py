@@ -24,10 +24,14 @@ from relay.adaptors.base import (
     has_version,
     strip_version,
 )
-from relay.adaptors.errors import decode_error_body, from_upstream
+from relay.adaptors.errors import decode_error_body, from_upstream, invalid_answer
 from relay.sse import DONE, SSEEvent, format_json
 
 STREAM_USAGE_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions})
+# The list every answer of these endpoints holds; without it a 200 is no answer at all.
+# https://platform.openai.com/docs/api-reference (chat, completions, embeddings, responses)
+ANSWER_LISTS = {Endpoint.chat_completions: "choices", Endpoint.completions: "choices",
+                Endpoint.embeddings: "data", Endpoint.responses: "output"}
 
 
 class OpenAIAdaptor(Adaptor):
@@ -84,6 +88,11 @@ class OpenAIAdaptor(Adaptor):
         if endpoint is not Endpoint.models and "model" in data:
             data["model"] = requested_model
         return data
+
+    def is_answer(self, endpoint: Endpoint, data: dict[str, Any]) -> bool:
+        """False when a chat/completions/embeddings/responses 200 lacks its answer list."""
+        key = ANSWER_LISTS.get(endpoint)
+        return key is None or isinstance(data.get(key), list)
 
     def extract_usage(self, endpoint: Endpoint, data: dict[str, Any]) -> Usage:
         usage = data.get("usage")
@@ -175,9 +184,7 @@ class OpenAIStream:
         try:
             obj = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            return self.abort(RelayError(502, "bad_upstream_response",
-                                         "upstream sent a malformed stream event",
-                                         retryable=True))
+            return self.abort(invalid_answer(200, event.data))
         if not isinstance(obj, dict):
             return []
         if "error" in obj and not obj.get("choices"):

@@ -2,7 +2,8 @@
 
 https://docs.anthropic.com/en/api/messages, .../build-with-claude/streaming. Extra
 variants besides the shared ones: `529` (overloaded), `stream_error` (an `error` event
-after the first text delta), `tool_use` (answers with a tool call).
+after the first text delta), `tool_use` (answers with a tool call), `wrong_shape_200` (a
+200 JSON object that is no Message).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from relay.tests.fakes.server import FakeUpstream, Recorded, Reply, json_reply
+from relay.tests.fakes.server import FakeUpstream, Recorded, Reply, broken_reply, json_reply
 
 USAGE = {"input_tokens": 12, "output_tokens": 6, "cache_creation_input_tokens": 0,
          "cache_read_input_tokens": 4}
@@ -50,6 +51,10 @@ class FakeAnthropic(FakeUpstream):
         variant = self.variant_for(req, key, str(body.get("model", "")))
         if variant in ERRORS:
             return error_reply(variant)
+        if broken := broken_reply(variant, key, bool(body.get("stream"))):
+            return broken
+        if variant == "wrong_shape_200":
+            return json_reply({"type": "message", "id": "msg_fake", "status": "queued"})
         if variant == "slow_first_byte":
             await asyncio.sleep(self.delay)
         if req.path == "/v1/models":

@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 
-from relay.tests.fakes.server import FakeUpstream, Recorded, Reply, ServerThread, json_reply
+from relay.tests.fakes.server import (
+    FakeUpstream,
+    Recorded,
+    Reply,
+    ServerThread,
+    broken_reply,
+    json_reply,
+)
 
 USAGE = {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11,
          "prompt_tokens_details": {"cached_tokens": 3}}
@@ -68,6 +75,11 @@ class FakeOpenAI(FakeUpstream):
         variant = self.variant_for(req, key, str(body.get("model", "")))
         if variant in ERRORS:
             return error_body(variant)
+        if broken := broken_reply(variant, key, bool(body.get("stream"))):
+            return broken
+        if variant == "wrong_shape_200":
+            return json_reply({"object": "chat.completion", "model": body.get("model"),
+                               "status": "queued"})
         if variant == "slow_first_byte":
             await asyncio.sleep(self.delay)
         route = ROUTES.get(path.removeprefix("/openai").removeprefix("/v1"))

@@ -10,6 +10,16 @@ variant is chosen, in order, by `fake.variant`, by an API key of the form
 - `cut_midway`: a stream that drops the connection after two events
 - `slow_first_byte`: waits `fake.delay` seconds before answering
 - `slow_between_events`: waits `fake.delay` seconds between stream events
+
+Broken answers (a misconfigured proxy or gateway in front of the provider):
+
+- `html_200`: a 200 whose body is an HTML page (Content-Type text/html), stream or not
+- `invalid_json_200`: a 200 JSON answer cut in the middle; for a stream request, an
+  event stream whose first event is not JSON
+- `wrong_shape_200`: a 200 JSON object that is not the endpoint's answer (no `choices`)
+- `html_stream`: a 200 `text/event-stream` whose body is an HTML page
+- `bad_event_midstream`: a stream with an HTML event in the middle, good events around it
+- `html_502`: a 502 HTML error page naming the proxy, its version and the key it got
 """
 
 from __future__ import annotations
@@ -52,6 +62,34 @@ class Reply:
 
 def json_reply(obj: Any, status: int = 200) -> Reply:
     return Reply(status, orjson.dumps(obj))
+
+
+HTML_PAGE = (
+    "<html><head><title>{status} Bad Gateway</title></head><body><center><h1>{status} Bad "
+    "Gateway</h1></center><hr><center>nginx/1.25.3 (edge-proxy-7.corp.internal) "
+    "auth={key}</center></body></html>"
+)
+BAD_EVENT = b"data: <html><body>upstream hiccup</body></html>\n\n"
+
+
+def html_page(status: int, key: str) -> bytes:
+    """An nginx-style error page that echoes the key it was sent, as some proxies do."""
+    return HTML_PAGE.format(status=status, key=key).encode()
+
+
+def broken_reply(variant: str | None, key: str, stream: bool) -> Reply | None:
+    """The answer of a broken-answer variant that does not depend on the provider."""
+    if variant == "html_200":
+        return Reply(200, html_page(200, key), "text/html; charset=utf-8")
+    if variant == "html_502":
+        return Reply(502, html_page(502, key), "text/html")
+    if variant == "html_stream":
+        return Reply(200, html_page(200, key), "text/event-stream")
+    if variant == "invalid_json_200" and stream:
+        return Reply(200, b"data: {\"id\": \"chatcmpl-trunc\n\n", "text/event-stream")
+    if variant == "invalid_json_200":
+        return Reply(200, b'{"id": "chatcmpl-trunc", "choices": [{"mess')
+    return None
 
 
 class StreamCut(Exception):
@@ -119,6 +157,8 @@ class FakeUpstream:
     async def paced(self, events: list[bytes], variant: str | None) -> AsyncIterator[bytes]:
         """Yield `events`, applying the stream failure variants."""
         for i, event in enumerate(events):
+            if variant == "bad_event_midstream" and i == len(events) // 2:
+                yield BAD_EVENT
             if variant == "cut_midway" and i == 2:
                 raise StreamCut("connection dropped on purpose")
             if variant == "malformed_sse" and i == 1:
