@@ -51,8 +51,9 @@ def _describe(key: str, values: dict) -> dict:
 KEY = OpenApiParameter("key", str, OpenApiParameter.PATH, enum=sorted(OPTION_SPECS))
 
 
-class OptionViewSet(viewsets.ViewSet):
-    """Every known option with its current value; PATCH sets it, DELETE resets it."""
+class OptionViewSet(viewsets.GenericViewSet):
+    """Every known option with its current value, paginated like every list; PATCH sets
+    it, DELETE resets it."""
 
     authentication_classes = AUTHENTICATION
     permission_classes = [IsStaff]
@@ -68,7 +69,8 @@ class OptionViewSet(viewsets.ViewSet):
     @extend_schema(responses=OptionSerializer(many=True))
     def list(self, request):
         values = load_all()
-        return Response([_describe(key, values) for key in sorted(OPTION_SPECS)])
+        page = self.paginate_queryset([_describe(key, values) for key in sorted(OPTION_SPECS)])
+        return self.get_paginated_response(page)
 
     @extend_schema(parameters=[KEY], responses=OptionSerializer)
     def retrieve(self, request, key=None):

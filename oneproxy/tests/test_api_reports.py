@@ -88,10 +88,22 @@ def test_usage_rejects_bad_parameters(user_api):
 
 
 def test_options_list_typed_values_with_defaults(staff_api):
-    rows = {o["key"]: o for o in staff_api.get("/api/options/").json()}
+    rows = {o["key"]: o for o in staff_api.get("/api/options/").json()["results"]}
     assert rows["retry_times"] == {**rows["retry_times"], "value": 2, "default": 2,
                                    "type": "integer"}
     assert rows["auto_disable_enabled"]["type"] == "boolean"
+
+
+def test_the_options_list_is_paginated_like_every_other_list(staff_api):
+    from billing.options import OPTION_SPECS
+
+    options, users = staff_api.get("/api/options/"), staff_api.get("/api/users/")
+    assert options.status_code == users.status_code == 200
+    assert set(options.json()) == set(users.json()) == {"count", "next", "previous", "results"}
+    body = options.json()
+    assert body["count"] == len(OPTION_SPECS)
+    assert [row["key"] for row in body["results"]] == sorted(OPTION_SPECS)[:50]
+    assert staff_api.get("/api/options/?page=999").status_code == 404
 
 
 def test_setting_an_option_is_typed_and_reaches_readers(staff_api,
