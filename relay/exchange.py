@@ -62,12 +62,11 @@ def begin(request_id: str, started: float, client_ip: str, principal: Principal,
     if price is None:
         raise errors.model_not_priced(req.model)
     p = principal
+    # Positional, in Meter's field order: keywords cost a frozen dataclass ~2 us more.
     meter = metering.Meter(
-        token_id=p.token_id, token_name=p.token_name, user_id=p.user_id,
-        username=p.username, group=p.group, group_ratio=p.group_ratio,
-        unlimited_token=p.unlimited, model=req.model, price=price, endpoint=req.endpoint,
-        n=req.n, prompt_tokens=req.prompt_tokens, max_tokens=req.max_tokens,
-        is_stream=req.stream, request_id=request_id, client_ip=client_ip)
+        p.token_id, p.token_name, p.user_id, p.username, p.group, p.group_ratio,
+        p.unlimited, req.model, price, req.endpoint, req.n, req.prompt_tokens,
+        req.max_tokens, req.stream, request_id, client_ip)
     return Exchange(started, principal, req, meter)
 
 
