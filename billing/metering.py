@@ -8,12 +8,14 @@ the end). The log row of a request is built here (`log_row`), queued by `billing
 and written by `billing.buffer`.
 
 Prices come from the relay's in-process price snapshot handed in, so a warm request makes
-no query here; every amount is an exact integer (`billing.pricing.quota_for`).
+no query here; every amount is an exact integer (`billing.pricing.quota_for`). The three
+verbs return billing.quota's awaitable itself rather than wrapping it in one more
+coroutine: the relay awaits exactly what it awaited before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -92,11 +94,11 @@ def charge(meter: Meter, usage: Usage) -> int:
     return amount
 
 
-async def pre_charge(meter: Meter, amount: int) -> quota.Reservation:
-    """Reserve `amount` from the token (unless unlimited) and its user, both or neither.
-    Raises quota.InsufficientQuota (nothing taken) or quota.QuotaUnavailable. The
-    reservation ends in exactly one `settle` or `refund`."""
-    return await quota.reserve(
+def pre_charge(meter: Meter, amount: int) -> Awaitable[quota.Reservation]:
+    """Reserve `amount` from the token (unless unlimited) and its user, both or neither:
+    await it for the Reservation. Raises quota.InsufficientQuota (nothing taken) or
+    quota.QuotaUnavailable. The reservation ends in exactly one `settle` or `refund`."""
+    return quota.reserve(
         meter.token_id, meter.user_id, amount, unlimited_token=meter.unlimited_token,
         note={"model": meter.model, "request_id": meter.request_id,
               "client_ip": meter.client_ip, "group_name": meter.group,
@@ -105,20 +107,22 @@ async def pre_charge(meter: Meter, amount: int) -> quota.Reservation:
 
 # ---- after the upstream -------------------------------------------------------------
 
-async def settle(meter: Meter, reservation: quota.Reservation, usage: Usage, trail: Trail,
-                 *, status: int, error: str = "", detail: str = "") -> int:
+def settle(meter: Meter, reservation: quota.Reservation, usage: Usage, trail: Trail,
+           *, status: int, error: str = "", detail: str = "") -> Awaitable[int]:
     """Charge the exact amount for `usage` instead of the reservation (the extra clamped
-    so no balance goes below zero) and queue the log row; returns the quota charged."""
-    return await quota.settle(
+    so no balance goes below zero) and queue the log row; await it for the quota
+    charged."""
+    return quota.settle(
         reservation, charge(meter, usage), channel_id=trail.channel_id,
         log=log_row(meter, trail, usage=usage, status=status, error=error, detail=detail))
 
 
-async def refund(meter: Meter, reservation: quota.Reservation, trail: Trail, *,
-                 status: int, error: str, detail: str = "") -> None:
-    """Give the whole reservation back and queue the failure's log row (quota 0)."""
-    await quota.refund(reservation, log=log_row(meter, trail, usage=None, status=status,
-                                                error=error, kind="error", detail=detail))
+def refund(meter: Meter, reservation: quota.Reservation, trail: Trail, *,
+           status: int, error: str, detail: str = "") -> Awaitable[None]:
+    """Give the whole reservation back and queue the failure's log row (quota 0): await
+    it."""
+    return quota.refund(reservation, log=log_row(meter, trail, usage=None, status=status,
+                                                 error=error, kind="error", detail=detail))
 
 
 def log_row(meter: Meter, trail: Trail, *, usage: Usage | None, status: int,
