@@ -4,7 +4,7 @@ passes, Redis): estimate, price lookup, pre-charge, settle, refund and the log r
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 
 from billing import metering, quota
 from billing.models import Log
@@ -135,3 +135,18 @@ def test_the_log_row_cuts_a_long_error_and_keeps_an_empty_client_ip_as_none():
     assert len(row["error"]) == 2000 and row["client_ip"] is None
     assert (row["prompt_tokens"], row["channel_id"], row["ttfb_ms"]) == (0, None, None)
     assert row["price"]["group_ratio"] == "0.5"
+
+
+def test_a_warm_pre_charge_settle_and_refund_make_no_database_query(django_assert_num_queries):
+    user, token = funded(user_quota=1000, token_quota=1000)
+    meter = meter_for(user, token)
+
+    async def one_of_each():
+        await metering.settle(meter, await metering.pre_charge(meter, 10), Usage(1, 1), TRAIL,
+                              status=200)
+        await metering.refund(meter, await metering.pre_charge(meter, 10), TRAIL, status=500,
+                              error="boom")
+
+    async_to_sync(one_of_each)()  # seeds both balances
+    with django_assert_num_queries(0):
+        async_to_sync(one_of_each)()
