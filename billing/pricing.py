@@ -6,24 +6,19 @@ Prices are Decimal USD per 1M tokens; the arithmetic stays in Decimal until the 
 ceiling at the end, so no request is ever rounded twice.
 """
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+if TYPE_CHECKING:
+    from relay.adaptors.base import Usage
+
 MILLION = Decimal(1_000_000)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0  # all input tokens, cached ones included
-    completion_tokens: int = 0
-    cached_tokens: int = 0  # the part of prompt_tokens served from the provider's cache
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +32,7 @@ class PriceSpec:
     per_request: Decimal | None = None
 
     @classmethod
-    def from_row(cls, price) -> "PriceSpec":
+    def from_row(cls, price) -> PriceSpec:
         return cls(
             model=price.model,
             input=price.input_price,

@@ -25,7 +25,7 @@ from channels_app import health
 from relay import metrics
 from relay.adaptors.base import StreamConverter, Usage, iter_chunks, stream_failure
 from relay.errors import RelayError
-from relay.pipeline import Exchange, refund, settle
+from relay.exchange import Exchange, refund, settle
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
 

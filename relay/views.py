@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from billing import quota
-from relay import auth, errors, metrics, pipeline, schemas, throttle
+from relay import auth, errors, exchange, metrics, pipeline, schemas, throttle
 from relay.adaptors.base import Endpoint
 from relay.errors import RelayError, error_response
 from relay.snapshot import ChannelRoute, Principal, RoutingTable, snapshot
@@ -73,13 +73,11 @@ async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> Ht
     pinned = _routable(table, principal, req.model, request.pinned_channel)
     request.relay_model = req.model
     options = await snapshot.options()
-    price = pipeline.price_for(req.model, await snapshot.prices(), options)
-    if price is None:
-        raise errors.model_not_priced(req.model)
-    await throttle.TokenRateThrottle().allow_request(request)  # counts only routable ones
-    ex = pipeline.Exchange(getattr(request, "request_id", ""), started,
-                           request.META.get("REMOTE_ADDR", ""), principal, req, price)
-    await _pre_charge(ex, pipeline.estimate_quota(ex, options["pre_consume_tokens"]))
+    ex = exchange.begin(getattr(request, "request_id", ""), started,
+                        request.META.get("REMOTE_ADDR", ""), principal, req,
+                        await snapshot.prices(), options)
+    await throttle.TokenRateThrottle().allow_request(request)  # counts only priced ones
+    await exchange.pre_charge(ex, options["pre_consume_tokens"])
     return await pipeline.run(ex, table, pinned, options["retry_times"])
 
 
@@ -96,23 +94,6 @@ def _routable(table: RoutingTable, principal: Principal, model: str,
         hint = table.unavailable_hint(principal.group, model, operator=principal.is_admin)
         raise errors.no_channel(principal.group, model, hint)
     return None
-
-
-async def _pre_charge(ex: pipeline.Exchange, amount: int) -> None:
-    """Take the token's concurrency slot and reserve `amount`: both or neither. Both are
-    given back where the request's billing ends (pipeline.settle / refund)."""
-    principal, req = ex.principal, ex.req
-    ex.slot = await throttle.take_slot(principal)
-    try:
-        ex.reservation = await quota.reserve(
-            principal.token_id, principal.user_id, amount, unlimited_token=principal.unlimited,
-            note={"model": req.model, "request_id": ex.request_id, "client_ip": ex.client_ip,
-                  "group_name": principal.group, "is_stream": req.stream})
-    except BaseException as exc:
-        await pipeline.give_slot(ex)
-        if isinstance(exc, quota.InsufficientQuota):
-            raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
-        raise
 
 
 def read_request(request: HttpRequest, endpoint: Endpoint) -> schemas.RelayRequest:

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from billing.models import Group, Price, Token, TokenStatus, User, UserRole, UserStatus
 from billing.models.tokens import generate_key, hash_key
-from billing.pricing import PriceSpec, Usage, quota_for, quota_to_usd
+from billing.pricing import PriceSpec, quota_for, quota_to_usd
 from conftest import make_user
+from relay.adaptors.base import Usage
 
 NOW = timezone.now()
 

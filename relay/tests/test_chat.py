@@ -39,6 +39,13 @@ async def test_it_relays_a_chat_completion_and_bills_it(async_client, fake_opena
     assert log.quota == 7  # ceil(0.000013 * 500000) = ceil(6.5)
     assert log.channels_tried == [log.channel_id]
     assert log.request_id == response["X-Request-Id"]
+    assert (log.user_id, log.username, log.token_name, log.group_name, log.client_ip) == (
+        user.pk, user.username, "app", "default", "127.0.0.1")
+    assert (log.model, log.is_stream, log.status_code, log.error) == (
+        "gpt-4o-mini", False, 200, "")
+    assert log.price == {"model": "gpt-4o-mini", "input": "1.000000", "output": "2.000000",
+                         "cached_input": None, "per_request": None, "group_ratio": "1.0000"}
+    assert log.elapsed_ms is not None and log.ttfb_ms is not None
     await sync_to_async(user.refresh_from_db)()
     assert user.quota == 5_000_000 - 7 and user.used_quota == 7
 
