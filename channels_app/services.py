@@ -156,7 +156,7 @@ class ChannelTestResult:
 
 def channel_spec(channel: Channel, key: ChannelKey):
     """The frozen `ChannelSpec` adaptors take for `channel` used with `key`."""
-    from relay.adaptors.base import ChannelSpec
+    from providers.base import ChannelSpec
 
     mapping = channel.model_mapping
     if isinstance(mapping, str):
@@ -250,7 +250,7 @@ def _apply_outcome(channel: Channel, outcome: ChannelTestResult, opts: dict) -> 
 # ---- balances -----------------------------------------------------------------------------
 def supports_balance(channel: Channel) -> bool:
     """Whether the channel's provider has a balance API the adaptor knows."""
-    from relay.adaptors.registry import get_adaptor
+    from providers.registry import get_adaptor
 
     key = channel.keys.exclude(status=KeyStatus.DISABLED).first()
     if key is None:
@@ -263,7 +263,7 @@ def refresh_balance(channel: Channel) -> Decimal | None:
     amount (and its currency) on the channel. Returns None when the provider has no
     balance API; raises ChannelError when the query fails. Crossing below the channel's
     balance_threshold writes a log row and warns the operator once."""
-    from relay.adaptors.base import RelayError
+    from providers.base import RelayError
 
     from . import probe
 

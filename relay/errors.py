@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from django.http import HttpResponse
 
-from relay.adaptors.errors import RelayError
+from providers.errors import RelayError
 
 __all__ = ["RelayError", "error_response", "gateway"]
 

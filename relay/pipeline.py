@@ -29,8 +29,9 @@ from billing import quota
 from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
-from relay import after_response, errors, metrics, throttle, tokenizer
-from relay.adaptors.base import ChannelSpec, Endpoint, Usage, read_limited
+from providers import tokenizer
+from providers.base import ChannelSpec, Endpoint, Usage, read_limited
+from relay import after_response, errors, metrics, throttle
 from relay.client import get_client
 from relay.errors import RelayError
 from relay.schemas import RelayRequest

@@ -29,8 +29,8 @@ from django.db import connections
 
 from billing.pricing import PriceSpec
 from oneproxy import cachebus
-from relay.adaptors.base import Adaptor, ChannelSpec
-from relay.adaptors.registry import get_adaptor
+from providers.base import Adaptor, ChannelSpec
+from providers.registry import get_adaptor
 
 logger = logging.getLogger(__name__)
 TOPICS = ("auth", "routing", "prices", "options")

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 
 from channels_app import health
+from providers.base import StreamConverter, Usage, iter_chunks, stream_failure
 from relay import metrics
-from relay.adaptors.base import StreamConverter, Usage, iter_chunks, stream_failure
 from relay.errors import RelayError
 from relay.pipeline import Exchange, refund, settle
 

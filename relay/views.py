@@ -21,8 +21,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from billing import quota
+from providers.base import Endpoint
 from relay import auth, errors, metrics, pipeline, schemas, throttle
-from relay.adaptors.base import Endpoint
 from relay.errors import RelayError, error_response
 from relay.snapshot import ChannelRoute, Principal, RoutingTable, snapshot
 

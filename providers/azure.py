@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from relay.adaptors.base import ChannelSpec, Endpoint
-from relay.adaptors.openai import OpenAIAdaptor
+from providers.base import ChannelSpec, Endpoint
+from providers.openai import OpenAIAdaptor
 
 DEFAULT_API_VERSION = "2024-10-21"
 

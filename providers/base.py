@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 import httpx
 import orjson
 
-from relay.adaptors.errors import (
+from providers.errors import (
     DETAIL_LIMIT,
     RelayError,
     decode_error_body,
@@ -27,7 +27,7 @@ from relay.adaptors.errors import (
     invalid_answer,
     scrub,
 )
-from relay.sse import SSEEvent, SSEOverflow, SSEParser
+from providers.sse import SSEEvent, SSEOverflow, SSEParser
 
 __all__ = [
     "Adaptor", "Balance", "BalanceRequest", "ChannelSpec", "Endpoint", "ProviderInfo",
