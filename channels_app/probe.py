@@ -14,7 +14,8 @@ import httpx
 import orjson
 from django.conf import settings
 
-from providers.base import Balance, ChannelSpec, Endpoint, RelayError
+from providers.base import Balance, ChannelSpec, Endpoint
+from providers.errors import RelayError
 from providers.registry import get_adaptor
 
 TEST_MAX_TOKENS = 16  # enough for "OK", cheap on every provider

@@ -263,7 +263,7 @@ def refresh_balance(channel: Channel) -> Decimal | None:
     amount (and its currency) on the channel. Returns None when the provider has no
     balance API; raises ChannelError when the query fails. Crossing below the channel's
     balance_threshold writes a log row and warns the operator once."""
-    from providers.base import RelayError
+    from providers.errors import RelayError
 
     from . import probe
 

@@ -15,9 +15,10 @@ import orjson
 
 from providers import tokenizer
 from providers.anthropic_request import DEFAULT_MAX_TOKENS, convert_request
-from providers.base import Adaptor, ChannelSpec, Endpoint, RelayError, Usage
+from providers.base import Adaptor, ChannelSpec, Endpoint, Usage
 from providers.errors import (
     KEY_DEAD_PHRASES,
+    RelayError,
     detail_of,
     error_from_body,
     invalid_answer,

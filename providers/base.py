@@ -31,7 +31,7 @@ from providers.sse import SSEEvent, SSEOverflow, SSEParser
 
 __all__ = [
     "Adaptor", "Balance", "BalanceRequest", "ChannelSpec", "Endpoint", "ProviderInfo",
-    "RelayError", "StreamConverter", "Usage", "scrub",
+    "StreamConverter", "Usage",
 ]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})

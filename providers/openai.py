@@ -19,12 +19,11 @@ from providers.base import (
     BalanceRequest,
     ChannelSpec,
     Endpoint,
-    RelayError,
     Usage,
     has_version,
     strip_version,
 )
-from providers.errors import decode_error_body, from_upstream, invalid_answer
+from providers.errors import RelayError, decode_error_body, from_upstream, invalid_answer
 from providers.sse import DONE, SSEEvent, format_json
 
 STREAM_USAGE_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions})

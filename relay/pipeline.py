@@ -31,9 +31,9 @@ from billing.pricing import Usage as BillUsage
 from channels_app import health
 from providers import tokenizer
 from providers.base import ChannelSpec, Endpoint, Usage, read_limited
+from providers.errors import RelayError
 from relay import after_response, errors, metrics, throttle
 from relay.client import get_client
-from relay.errors import RelayError
 from relay.schemas import RelayRequest
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, Principal, RoutingTable

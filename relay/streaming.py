@@ -23,8 +23,8 @@ from django.http import StreamingHttpResponse
 
 from channels_app import health
 from providers.base import StreamConverter, Usage, iter_chunks, stream_failure
+from providers.errors import RelayError
 from relay import metrics
-from relay.errors import RelayError
 from relay.pipeline import Exchange, refund, settle
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded

@@ -14,7 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from providers.base import Adaptor, ChannelSpec, Endpoint, RelayError
+from providers.base import Adaptor, ChannelSpec, Endpoint
+from providers.errors import RelayError
 from providers.registry import get_adaptor
 from providers.tests.fakes.mock import mock_client
 from providers.tests.fakes.server import FakeUpstream, Recorded

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from providers.anthropic import AnthropicStream
-from providers.base import ChannelSpec, Endpoint, RelayError
+from providers.base import ChannelSpec, Endpoint
+from providers.errors import RelayError
 from providers.registry import get_adaptor
 from providers.sse import SSEParser
 from providers.tests.contract import KEY, AdaptorContract, chat_body, data_lines

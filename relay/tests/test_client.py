@@ -14,7 +14,8 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from providers.base import ChannelSpec, Endpoint, RelayError
+from providers.base import ChannelSpec, Endpoint
+from providers.errors import RelayError
 from providers.registry import get_adaptor
 from relay import client as relay_client
 from relay.client import RelayTransport, get_client, map_exception

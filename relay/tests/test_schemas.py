@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from providers.base import Endpoint
-from relay.errors import RelayError
+from providers.errors import RelayError
 from relay.schemas import RelayRequest, parse_json
 
 JSON = st.recursive(
