@@ -14,9 +14,10 @@ import httpx
 import orjson
 from django.conf import settings
 
-from providers.base import Balance, ChannelSpec, Endpoint
+from providers.base import Balance, Endpoint
 from providers.errors import RelayError
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 
 TEST_MAX_TOKENS = 16  # enough for "OK", cheap on every provider
 

@@ -15,7 +15,7 @@ import orjson
 
 from providers import tokenizer
 from providers.anthropic_request import DEFAULT_MAX_TOKENS, convert_request
-from providers.base import Adaptor, ChannelSpec, Endpoint, Usage
+from providers.base import Adaptor, Endpoint, Usage
 from providers.errors import (
     KEY_DEAD_PHRASES,
     RelayError,
@@ -24,6 +24,7 @@ from providers.errors import (
     invalid_answer,
     scrub,
 )
+from providers.spec import ChannelSpec
 from providers.sse import DONE, SSEEvent, format_json
 
 API_VERSION = "2023-06-01"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from providers.base import ChannelSpec, Endpoint
+from providers.base import Endpoint
 from providers.openai import OpenAIAdaptor
+from providers.spec import ChannelSpec
 
 DEFAULT_API_VERSION = "2024-10-21"
 

@@ -17,13 +17,13 @@ from providers.base import (
     Adaptor,
     Balance,
     BalanceRequest,
-    ChannelSpec,
     Endpoint,
     Usage,
     has_version,
     strip_version,
 )
 from providers.errors import RelayError, decode_error_body, from_upstream, invalid_answer
+from providers.spec import ChannelSpec
 from providers.sse import DONE, SSEEvent, format_json
 
 STREAM_USAGE_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions})

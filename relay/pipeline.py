@@ -30,8 +30,9 @@ from billing.pricing import PriceSpec, quota_for
 from billing.pricing import Usage as BillUsage
 from channels_app import health
 from providers import tokenizer
-from providers.base import ChannelSpec, Endpoint, Usage, read_limited
+from providers.base import Endpoint, Usage, read_limited
 from providers.errors import RelayError
+from providers.spec import ChannelSpec
 from relay import after_response, errors, metrics, throttle
 from relay.client import get_client
 from relay.schemas import RelayRequest

@@ -14,9 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from providers.base import Adaptor, ChannelSpec, Endpoint
+from providers.base import Adaptor, Endpoint
 from providers.errors import RelayError
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from providers.tests.fakes.mock import mock_client
 from providers.tests.fakes.server import FakeUpstream, Recorded
 from providers.tests.openapi import assert_matches

@@ -6,9 +6,10 @@ import orjson
 import pytest
 
 from providers.anthropic import AnthropicStream
-from providers.base import ChannelSpec, Endpoint
+from providers.base import Endpoint
 from providers.errors import RelayError
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from providers.sse import SSEParser
 from providers.tests.contract import KEY, AdaptorContract, chat_body, data_lines
 from providers.tests.fakes.anthropic_server import FakeAnthropic

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from providers.base import ChannelSpec, Endpoint
+from providers.base import Endpoint
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from providers.tests.contract import AdaptorContract
 from providers.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
 from providers.tests.fakes.openai_server import FakeOpenAI

@@ -6,8 +6,9 @@ import httpx
 import orjson
 import pytest
 
-from providers.base import ChannelSpec, Endpoint
+from providers.base import Endpoint
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from providers.tests.contract import KEY, AdaptorContract, chat_body
 from providers.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
 from providers.tests.fakes.mock import mock_client

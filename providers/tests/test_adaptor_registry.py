@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from providers import registry
-from providers.base import Adaptor, ChannelSpec, ProviderInfo
+from providers.base import Adaptor, ProviderInfo
 from providers.errors import RelayError, from_upstream, scrub
 from providers.openai import OpenAIAdaptor
+from providers.spec import ChannelSpec
 
 
 def test_every_registered_provider_imports() -> None:

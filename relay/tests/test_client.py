@@ -14,9 +14,10 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from providers.base import ChannelSpec, Endpoint
+from providers.base import Endpoint
 from providers.errors import RelayError
 from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from relay import client as relay_client
 from relay.client import RelayTransport, get_client, map_exception
 from relay.tests.helpers import CHAT
