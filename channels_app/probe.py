@@ -1,4 +1,4 @@
-"""The upstream calls of channel tests and balance queries, through providers.
+"""The upstream calls of channel tests and balance queries, through the providers adaptors.
 
 Pure of Django models: callers pass `ChannelSpec`s built by services. Each probe runs on
 a short-lived `httpx.AsyncClient` (tests run from jobs and admin actions, not per request).
