@@ -9,7 +9,7 @@ from django.db import connections
 from oneproxy import cachebus
 
 # Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
-pytest_plugins = ["relay.tests.fakes.fixtures"]
+pytest_plugins = ["providers.tests.fakes.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,7 +5,7 @@ chunks `--stream-interval` seconds apart, a usage chunk and `[DONE]`.
 
 It reads just enough HTTP to find each request's end (headers + Content-Length), so the
 benchmark measures the gateway, not the fake. Not for correctness tests: the fakes under
-relay/tests/fakes speak the full wire format.
+providers/tests/fakes speak the full wire format.
 
     python bench/fake_upstream.py --port 9100 [--stream-events 10 --stream-interval 1]
 """

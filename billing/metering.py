@@ -22,7 +22,7 @@ from typing import Any
 
 from billing import quota
 from billing.pricing import PriceSpec, quota_for
-from relay.adaptors.base import Endpoint, Usage
+from providers.base import Endpoint, Usage
 
 COMPLETION_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions,
                                   Endpoint.responses})

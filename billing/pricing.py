@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from relay.adaptors.base import Usage
+    from providers.base import Usage
 
 MILLION = Decimal(1_000_000)
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 def provider_choices():
     """Channel.type choices come from the adaptor registry, so providers are listed once."""
-    from relay.adaptors.registry import PROVIDER_CHOICES
+    from providers.registry import PROVIDER_CHOICES
 
     return PROVIDER_CHOICES
 

@@ -1,4 +1,4 @@
-"""The upstream calls of channel tests and balance queries, through relay.adaptors.
+"""The upstream calls of channel tests and balance queries, through the providers adaptors.
 
 Pure of Django models: callers pass `ChannelSpec`s built by services. Each probe runs on
 a short-lived `httpx.AsyncClient` (tests run from jobs and admin actions, not per request).
@@ -14,8 +14,10 @@ import httpx
 import orjson
 from django.conf import settings
 
-from relay.adaptors.base import Balance, ChannelSpec, Endpoint, RelayError
-from relay.adaptors.registry import get_adaptor
+from providers.base import Balance, Endpoint
+from providers.errors import RelayError
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 
 TEST_MAX_TOKENS = 16  # enough for "OK", cheap on every provider
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from types import MappingProxyType
 
 from django.db import transaction
 from django.utils import timezone
 
 from oneproxy import cachebus
+from providers.spec import ChannelSpec
+from providers.spec import channel_spec as build_channel_spec
 
 from .models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 
@@ -154,16 +154,11 @@ class ChannelTestResult:
     status: str  # the channel's status after the test
 
 
-def channel_spec(channel: Channel, key: ChannelKey):
-    """The frozen `ChannelSpec` adaptors take for `channel` used with `key`."""
-    from relay.adaptors.base import ChannelSpec
-
-    mapping = channel.model_mapping
-    if isinstance(mapping, str):
-        mapping = json.loads(mapping or "{}")
-    return ChannelSpec(id=channel.pk, provider=channel.type, base_url=channel.base_url,
-                       key=key.key, config=MappingProxyType(dict(channel.config or {})),
-                       model_mapping=MappingProxyType(dict(mapping or {})))
+def channel_spec(channel: Channel, key: ChannelKey) -> ChannelSpec:
+    """The frozen `ChannelSpec` adaptors take for `channel` used with `key` (built by
+    providers' one constructor, as the relay's routing table builds its own)."""
+    return build_channel_spec(channel.pk, channel.type, channel.base_url, key.key,
+                              config=channel.config, model_mapping=channel.model_mapping)
 
 
 def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestResult:
@@ -250,7 +245,7 @@ def _apply_outcome(channel: Channel, outcome: ChannelTestResult, opts: dict) -> 
 # ---- balances -----------------------------------------------------------------------------
 def supports_balance(channel: Channel) -> bool:
     """Whether the channel's provider has a balance API the adaptor knows."""
-    from relay.adaptors.registry import get_adaptor
+    from providers.registry import get_adaptor
 
     key = channel.keys.exclude(status=KeyStatus.DISABLED).first()
     if key is None:
@@ -263,7 +258,7 @@ def refresh_balance(channel: Channel) -> Decimal | None:
     amount (and its currency) on the channel. Returns None when the provider has no
     balance API; raises ChannelError when the query fails. Crossing below the channel's
     balance_threshold writes a log row and warns the operator once."""
-    from relay.adaptors.base import RelayError
+    from providers.errors import RelayError
 
     from . import probe
 

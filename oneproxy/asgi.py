@@ -37,8 +37,8 @@ django.setup(set_prefix=False)  # what get_asgi_application() does before its ha
 
 from oneproxy import bodylimit, lifecycle  # noqa: E402
 from oneproxy.middleware import new_request_id, write_access_line  # noqa: E402
+from providers.errors import RelayError  # noqa: E402
 from relay import after_response, auth, errors  # noqa: E402
-from relay.errors import RelayError  # noqa: E402
 from relay.snapshot import snapshot  # noqa: E402
 
 FAST_PATH_PREFIXES = ("/v1/", "/healthz")

@@ -7,7 +7,8 @@ class RelayConfig(AppConfig):
 
     def ready(self):
         from oneproxy import lifecycle
-        from relay import client, metrics, tokenizer
+        from providers import tokenizer
+        from relay import client, metrics
 
         lifecycle.on_startup(metrics.remove_stale_dirs)
         lifecycle.on_startup(tokenizer.encoding)  # load the BPE ranks before traffic

@@ -1,8 +1,9 @@
 """Gateway errors in OpenAI's shape: `{"error": {"message", "type", "code", "param"}}`.
 
 Every refusal the relay itself decides (auth, admission, bad input, routing) is built here,
-each with its own code and status, as a `RelayError` (the adaptors' one error type), so a
-view turns any failure into a response the same way.
+each with its own code and status, as a `RelayError` (the one error type, which callers
+import from `providers.errors`, never from here), so a view turns any failure into a
+response the same way.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import orjson
 from django.http import HttpResponse
 
-from relay.adaptors.errors import RelayError
-
-__all__ = ["RelayError", "error_response", "gateway"]
+from providers.errors import RelayError
 
 INVALID = "invalid_request_error"
 GATEWAY = "oneproxy_error"

@@ -19,9 +19,9 @@ from typing import Any
 
 from billing import metering, quota
 from billing.pricing import PriceSpec
+from providers.base import Usage
+from providers.errors import RelayError
 from relay import errors, metrics, throttle
-from relay.adaptors.base import Usage
-from relay.errors import RelayError
 from relay.schemas import RelayRequest
 from relay.snapshot import ChannelRoute, Principal
 

@@ -25,10 +25,12 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from channels_app import health
-from relay import after_response, errors, metrics, tokenizer
-from relay.adaptors.base import ChannelSpec, Endpoint, Usage, read_limited
+from providers import tokenizer
+from providers.base import Endpoint, Usage, read_limited
+from providers.errors import RelayError
+from providers.spec import ChannelSpec
+from relay import after_response, errors, metrics
 from relay.client import get_client
-from relay.errors import RelayError
 from relay.exchange import Exchange, refund, settle
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, RoutingTable

@@ -15,8 +15,9 @@ from typing import Any
 import orjson
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
-from relay import errors, tokenizer
-from relay.adaptors.base import Endpoint
+from providers import tokenizer
+from providers.base import Endpoint
+from relay import errors
 
 MAX_MODEL_LENGTH = 128
 # Models clients may omit, as One API defaults them (the OpenAI SDKs always send one).

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,8 +30,9 @@ from django.db import connections
 
 from billing.pricing import PriceSpec
 from oneproxy import cachebus
-from relay.adaptors.base import Adaptor, ChannelSpec
-from relay.adaptors.registry import get_adaptor
+from providers.base import Adaptor
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec, channel_spec, frozen_mapping
 
 logger = logging.getLogger(__name__)
 TOPICS = ("auth", "routing", "prices", "options")
@@ -78,14 +80,16 @@ class ChannelRoute:
     priority: int
     weight: int
     base_url: str
-    config: dict
-    model_mapping: dict
+    config: Mapping[str, Any]
+    model_mapping: Mapping[str, str]
     keys: tuple[tuple[int, str], ...]  # (ChannelKey id, key)
     adaptor: Adaptor
+    # key -> its spec, built once with the table (a request only looks its spec up)
+    specs: Mapping[str, ChannelSpec] = field(default_factory=dict)
 
     def spec(self, key: str) -> ChannelSpec:
-        return ChannelSpec(self.id, self.provider, self.base_url, key, self.config,
-                           self.model_mapping)
+        """The spec of this channel used with `key`, one of its enabled keys."""
+        return self.specs[key]
 
 
 @dataclass(slots=True)
@@ -263,15 +267,24 @@ def load_routing() -> RoutingTable:
     for channel in Channel.objects.enabled().prefetch_related("keys"):
         keys = tuple((k.pk, k.key) for k in channel.keys.all() if k.status == KeyStatus.ENABLED)
         try:
-            adaptor = get_adaptor(channel.type)
-        except (KeyError, ImportError, TypeError):
-            continue  # an unknown provider cannot serve; the system check reports it
-        channels[channel.pk] = ChannelRoute(
-            channel.pk, channel.name, channel.type, channel.priority, channel.weight,
-            channel.base_url, dict(channel.config or {}), dict(channel.model_mapping or {}),
-            keys, adaptor)
+            channels[channel.pk] = _route(channel, keys)
+        except (KeyError, ImportError, TypeError, ValueError):
+            # An unknown provider (the system check reports it) or a config that is no
+            # JSON object cannot serve; the other channels still can.
+            continue
     return build_table(channels, Ability.objects.values_list(
         "group__name", "model", "channel_id", "priority"))
+
+
+def _route(channel, keys: tuple[tuple[int, str], ...]) -> ChannelRoute:
+    """The routing entry of an enabled channel, with the spec of each of its `keys`."""
+    adaptor = get_adaptor(channel.type)
+    config = frozen_mapping(channel.config)
+    mapping = frozen_mapping(channel.model_mapping)
+    specs = {key: channel_spec(channel.pk, channel.type, channel.base_url, key,
+                               config=config, model_mapping=mapping) for _, key in keys}
+    return ChannelRoute(channel.pk, channel.name, channel.type, channel.priority,
+                        channel.weight, channel.base_url, config, mapping, keys, adaptor, specs)
 
 
 def build_table(channels: dict[int, ChannelRoute], abilities) -> RoutingTable:

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from relay.errors import RelayError, gateway
+from providers.errors import RelayError
+from relay.errors import gateway
 from relay.snapshot import Principal
 
 WINDOW_SECONDS = 60

@@ -2,8 +2,8 @@
 
 from django.urls import path, re_path
 
+from providers.base import Endpoint
 from relay import views
-from relay.adaptors.base import Endpoint
 
 urlpatterns = [
     *(path(e.path, views.endpoint_view(e), name=f"relay-{e.value}")

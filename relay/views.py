@@ -21,9 +21,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from billing import quota
+from providers.base import Endpoint
+from providers.errors import RelayError
 from relay import auth, errors, exchange, metrics, pipeline, schemas, throttle
-from relay.adaptors.base import Endpoint
-from relay.errors import RelayError, error_response
+from relay.errors import error_response
 from relay.snapshot import ChannelRoute, Principal, RoutingTable, snapshot
 
 logger = logging.getLogger(__name__)

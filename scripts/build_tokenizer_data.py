@@ -1,5 +1,5 @@
-"""Rebuild relay/data/o200k_base.tiktoken.gz (the BPE ranks of OpenAI's o200k_base
-encoding, used by relay/tokenizer.py) from the MIT-licensed js-tiktoken package on npm,
+"""Rebuild providers/data/o200k_base.tiktoken.gz (the BPE ranks of OpenAI's o200k_base
+encoding, used by providers/tokenizer.py) from the MIT-licensed js-tiktoken package on npm,
 so the relay never downloads tokenizer files at run time.
 
     npm pack js-tiktoken@1.0.21 && tar xzf js-tiktoken-1.0.21.tgz
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "relay" / "data" / "o200k_base.tiktoken.gz"
+OUT = Path(__file__).resolve().parent.parent / "providers" / "data" / "o200k_base.tiktoken.gz"
 
 
 def ranks_from_js(source: str) -> list[tuple[str, int]]:

@@ -1,4 +1,4 @@
-"""Rebuild relay/tests/data/openai-openapi-schemas.json from OpenAI's full OpenAPI file.
+"""Rebuild providers/tests/data/openai-openapi-schemas.json from OpenAI's full OpenAPI file.
 
 The tests validate relay output against OpenAI's own schemas. The full spec is 3 MB; the
 repository carries only the schemas the tests name (ROOTS) and everything they reference,
@@ -6,7 +6,7 @@ unmodified, so a fresh clone needs nothing beside it.
 
     .venv/bin/python scripts/extract_openai_schemas.py path/to/openapi.yaml
 
-Source, commit and licence of the spec: relay/tests/data/openai-openapi-schemas.SOURCE.md
+Source, commit and licence of the spec: providers/tests/data/openai-openapi-schemas.SOURCE.md
 (update its commit line when refreshing).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-OUT = Path(__file__).resolve().parents[1] / "relay" / "tests" / "data"
+OUT = Path(__file__).resolve().parents[1] / "providers" / "tests" / "data"
 OUT_FILE = OUT / "openai-openapi-schemas.json"
 ROOTS = (
     "CreateChatCompletionRequest", "CreateChatCompletionResponse",

@@ -10,7 +10,7 @@ from billing import metering, quota
 from billing.models import Log
 from billing.pricing import PriceSpec
 from billing.tests.quota_helpers import backend, funded  # noqa: F401
-from relay.adaptors.base import Endpoint, Usage
+from providers.base import Endpoint, Usage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 # 10 USD per 1M input tokens, 20 per 1M output: at 500,000 quota per USD, 5 and 10 a token.

@@ -12,7 +12,7 @@ from billing.models import Group, Price, Token, TokenStatus, User, UserRole, Use
 from billing.models.tokens import generate_key, hash_key
 from billing.pricing import PriceSpec, quota_for, quota_to_usd
 from conftest import make_user
-from relay.adaptors.base import Usage
+from providers.base import Usage
 
 NOW = timezone.now()
 

@@ -11,8 +11,8 @@ from billing.models import Group, Log, LogType
 from channels_app import health, jobs
 from channels_app.models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 from conftest import make_channel
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import Recorded, ServerThread, json_reply
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import Recorded, ServerThread, json_reply
 
 CHANGELIST = "admin:channels_app_channel_changelist"
 

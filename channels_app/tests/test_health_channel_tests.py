@@ -9,8 +9,8 @@ from channels_app import health, jobs, services
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import Recorded, ServerThread, json_reply
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import Recorded, ServerThread, json_reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

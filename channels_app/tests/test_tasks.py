@@ -15,8 +15,8 @@ from channels_app.schedules import load_jobs, sync_schedules
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from oneproxy.schedule import PeriodicJob
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import Recorded, ServerThread
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import Recorded, ServerThread
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from billing.models import Group
 from billing.models.accounts import DEFAULT_GROUP
 from channels_app.models import Channel, ChannelKey, ChannelStatus, validate_model_mapping
 from channels_app.services import rebuild_routing, set_channel_status
-from relay.adaptors.registry import PROVIDER_CHOICES
+from providers.registry import PROVIDER_CHOICES
 
 MASK = "****"
 # Config entries that are credentials (AWS/Vertex/Baidu secrets...): shown masked, and a

@@ -6,7 +6,7 @@ from django.core.validators import URLValidator
 
 from channels_app.models import Channel, ChannelKey, ChannelStatus
 from channels_app.services import rebuild_routing
-from relay.adaptors.registry import PROVIDERS_BY_ID
+from providers.registry import PROVIDERS_BY_ID
 
 from .convert import from_unix, parse_decimal, parse_json_object, split_list
 from .oneapi_pricing import group_named

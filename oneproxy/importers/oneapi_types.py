@@ -1,5 +1,5 @@
 """Channel type ids of One API and of New API (which diverge at 2, 4, 5, 26-30, 32, 34+),
-mapped to our provider ids (relay/adaptors/registry.py).
+mapped to our provider ids (providers/registry.py).
 
 Each entry: type id -> (upstream product name, our provider id, default base URL that
 the source used for an empty base_url). Resellers that speak OpenAI's API with their own

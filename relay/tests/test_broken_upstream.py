@@ -322,7 +322,7 @@ async def test_users_do_not_see_the_upstream_body_of_their_log_rows(
     b"",
 ])
 def test_a_body_that_is_not_the_providers_error_gives_a_generic_message(body):
-    from relay.adaptors.errors import error_from_body
+    from providers.errors import error_from_body
 
     err = error_from_body(502, body, ("sk-secret-0001",))
     assert err.message == GENERIC.format(status=502) and err.retryable
@@ -336,13 +336,13 @@ def test_a_body_that_is_not_the_providers_error_gives_a_generic_message(body):
      "Internal error"),
 ])
 def test_a_providers_json_error_keeps_its_own_message(body, message):
-    from relay.adaptors.errors import error_from_body
+    from providers.errors import error_from_body
 
     assert error_from_body(500, body).message == message
 
 
 def test_the_detail_is_bounded_and_redacts_the_channel_key():
-    from relay.adaptors.errors import DETAIL_LIMIT, detail_of
+    from providers.errors import DETAIL_LIMIT, detail_of
 
     detail = detail_of(b"key=sk-secret-0001 " + b"x" * (4 * DETAIL_LIMIT), ("sk-secret-0001",))
     assert len(detail) <= DETAIL_LIMIT + 10 and "sk-secret-0001" not in detail

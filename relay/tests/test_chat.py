@@ -6,6 +6,7 @@ import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
+from providers.tests.openapi import assert_matches
 from relay.tests.helpers import (
     CHAT,
     error_of,
@@ -15,7 +16,6 @@ from relay.tests.helpers import (
     setup_world,
     sse_payloads,
 )
-from relay.tests.openapi import assert_matches
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -80,7 +80,7 @@ async def test_it_injects_include_usage_upstream_and_strips_it_for_the_client(
 async def test_it_counts_tokens_locally_when_upstream_sends_no_usage(async_client, fake_openai,
                                                                      settings):
     _user, key = await sync_to_async(setup_world)(fake_openai.url, type="vllm")
-    from relay.adaptors.registry import get_adaptor
+    from providers.registry import get_adaptor
 
     # A provider that rejects stream_options gets none, so the stream carries no usage.
     info = get_adaptor("vllm").provider

@@ -14,9 +14,11 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from providers.base import Endpoint
+from providers.errors import RelayError
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
 from relay import client as relay_client
-from relay.adaptors.base import ChannelSpec, Endpoint, RelayError
-from relay.adaptors.registry import get_adaptor
 from relay.client import RelayTransport, get_client, map_exception
 from relay.tests.helpers import CHAT
 

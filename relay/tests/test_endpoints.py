@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from providers.tests.openapi import assert_matches
 from relay.tests.helpers import (
     CHAT,
     error_of,
@@ -20,7 +21,6 @@ from relay.tests.helpers import (
     read_stream,
     sse_payloads,
 )
-from relay.tests.openapi import assert_matches
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MODELS = ["gpt-4o-mini", "text-embedding-3-small", "gpt-image-1", "tts-1", "whisper-1",

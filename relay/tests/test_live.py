@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from relay.tests.fakes.server import ServerThread
+from providers.tests.fakes.server import ServerThread
 from relay.tests.helpers import CHAT, make_token, make_user, setup_world
 
 pytestmark = pytest.mark.django_db(transaction=True)

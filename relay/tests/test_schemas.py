@@ -8,8 +8,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay.adaptors.base import Endpoint
-from relay.errors import RelayError
+from providers.base import Endpoint
+from providers.errors import RelayError
 from relay.schemas import RelayRequest, parse_json
 
 JSON = st.recursive(

@@ -1,7 +1,7 @@
 """Fake OpenAI (and Azure OpenAI) upstream speaking the real wire format.
 
 Run standalone for benchmarks (no recording, canned answers):
-    python -m relay.tests.fakes.openai_server --port 9100
+    python -m providers.tests.fakes.openai_server --port 9100
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from relay.tests.fakes.server import (
+from providers.tests.fakes.server import (
     FakeUpstream,
     Recorded,
     Reply,

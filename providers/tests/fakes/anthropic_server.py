@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from relay.tests.fakes.server import FakeUpstream, Recorded, Reply, broken_reply, json_reply
+from providers.tests.fakes.server import FakeUpstream, Recorded, Reply, broken_reply, json_reply
 
 USAGE = {"input_tokens": 12, "output_tokens": 6, "cache_creation_input_tokens": 0,
          "cache_read_input_tokens": 4}

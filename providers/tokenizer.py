@@ -1,7 +1,7 @@
 """Offline token counting for when the upstream reports no usage, and for pre-charges.
 
 Counts with OpenAI's o200k_base BPE (the encoding of the gpt-4o, gpt-4.1, o-series and
-gpt-5 families) through tiktoken, from the rank file shipped in relay/data (byte for byte
+gpt-5 families) through tiktoken, from the rank file shipped in providers/data (byte for byte
 OpenAI's published file: its SHA-256 is checked on load), so nothing is ever downloaded.
 For models with other, unpublished tokenizers (Claude, DeepSeek...) the count is an
 estimate: billing prefers the upstream's usage whenever it sends one.

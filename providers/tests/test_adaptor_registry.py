@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from relay.adaptors import registry
-from relay.adaptors.base import Adaptor, ChannelSpec, ProviderInfo
-from relay.adaptors.errors import RelayError, from_upstream, scrub
-from relay.adaptors.openai import OpenAIAdaptor
+from providers import registry
+from providers.base import Adaptor, ProviderInfo
+from providers.errors import RelayError, from_upstream, scrub
+from providers.openai import OpenAIAdaptor
+from providers.spec import ChannelSpec
 
 
 def test_every_registered_provider_imports() -> None:
@@ -29,7 +30,7 @@ def test_compatible_providers_share_the_openai_adaptor_as_data() -> None:
 
 
 def test_a_broken_entry_is_reported_by_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    broken = ProviderInfo("broken", "Broken", "relay.adaptors.nope.NopeAdaptor")
+    broken = ProviderInfo("broken", "Broken", "providers.nope.NopeAdaptor")
     monkeypatch.setattr(registry, "PROVIDERS", (*registry.PROVIDERS, broken))
     problems = registry.check_registry()
     assert len(problems) == 1 and "broken" in problems[0]

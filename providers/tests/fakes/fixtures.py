@@ -1,6 +1,6 @@
 """pytest fixtures for the fake upstreams. Import them into a conftest:
 
-    from relay.tests.fakes.fixtures import *  # noqa: F403
+    from providers.tests.fakes.fixtures import *  # noqa: F403
 
 `fake_openai` / `fake_anthropic` give a `FakeUpstream` (with `.url`, `.requests`,
 `.variant`, `.delay`) reset for each test; the servers start once per session.
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from relay.tests.fakes.anthropic_server import FakeAnthropic
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import FakeUpstream, ServerThread
+from providers.tests.fakes.anthropic_server import FakeAnthropic
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import FakeUpstream, ServerThread
 
 __all__ = ["anthropic_server", "fake_anthropic", "fake_openai", "openai_server"]
 

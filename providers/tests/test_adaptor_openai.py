@@ -6,13 +6,14 @@ import httpx
 import orjson
 import pytest
 
-from relay.adaptors.base import ChannelSpec, Endpoint
-from relay.adaptors.registry import get_adaptor
-from relay.tests.contract import KEY, AdaptorContract, chat_body
-from relay.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
-from relay.tests.fakes.mock import mock_client
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import Recorded
+from providers.base import Endpoint
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
+from providers.tests.contract import KEY, AdaptorContract, chat_body
+from providers.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
+from providers.tests.fakes.mock import mock_client
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import Recorded
 
 
 class TestOpenAIContract(AdaptorContract):
@@ -107,7 +108,7 @@ JSON_ENDPOINTS = [
 
 @pytest.mark.parametrize(("endpoint", "body", "schema"), JSON_ENDPOINTS)
 async def test_it_relays_each_json_endpoint_to_its_openai_path(endpoint, body, schema) -> None:
-    from relay.tests.openapi import assert_matches
+    from providers.tests.openapi import assert_matches
 
     fake = FakeOpenAI()
     async with mock_client(fake) as client:
@@ -125,7 +126,7 @@ async def test_it_lists_models_with_a_get_request() -> None:
     async with mock_client(fake) as client:
         data, _ = await get_adaptor("openai").complete(
             client, spec(), Endpoint.models, body=None, raw_body=b"", requested_model="")
-    from relay.tests.openapi import assert_matches
+    from providers.tests.openapi import assert_matches
 
     assert fake.last.method == "GET" and fake.last.body == b""
     assert_matches("ListModelsResponse", data)

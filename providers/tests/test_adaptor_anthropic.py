@@ -5,16 +5,18 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from relay.adaptors.anthropic import AnthropicStream
-from relay.adaptors.base import ChannelSpec, Endpoint, RelayError
-from relay.adaptors.registry import get_adaptor
-from relay.sse import SSEParser
-from relay.tests.contract import KEY, AdaptorContract, chat_body, data_lines
-from relay.tests.fakes.anthropic_server import FakeAnthropic
-from relay.tests.fakes.fixtures import anthropic_server, fake_anthropic  # noqa: F401
-from relay.tests.fakes.mock import mock_client
-from relay.tests.fakes.server import Recorded
-from relay.tests.openapi import assert_matches
+from providers.anthropic import AnthropicStream
+from providers.base import Endpoint
+from providers.errors import RelayError
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
+from providers.sse import SSEParser
+from providers.tests.contract import KEY, AdaptorContract, chat_body, data_lines
+from providers.tests.fakes.anthropic_server import FakeAnthropic
+from providers.tests.fakes.fixtures import anthropic_server, fake_anthropic  # noqa: F401
+from providers.tests.fakes.mock import mock_client
+from providers.tests.fakes.server import Recorded
+from providers.tests.openapi import assert_matches
 
 MODEL = "claude-sonnet-4-5"
 

@@ -1,7 +1,7 @@
 """Validate relay output against OpenAI's published OpenAPI schemas.
 
 The repository carries the schemas the tests use, copied from OpenAI's spec
-(`relay/tests/data/openai-openapi-schemas.json`; source and licence beside it), so a fresh
+(`providers/tests/data/openai-openapi-schemas.json`; source and licence beside it), so a fresh
 clone needs nothing outside itself. OpenAPI 3.0's `nullable: true`, still used in places,
 is rewritten to JSON Schema's `null` type on load.
 """

@@ -10,15 +10,14 @@ import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 import httpx
 import orjson
 
-from relay.adaptors.errors import (
+from providers.errors import (
     DETAIL_LIMIT,
     RelayError,
     decode_error_body,
@@ -27,14 +26,14 @@ from relay.adaptors.errors import (
     invalid_answer,
     scrub,
 )
-from relay.sse import SSEEvent, SSEOverflow, SSEParser
+from providers.spec import ChannelSpec
+from providers.sse import SSEEvent, SSEOverflow, SSEParser
 
 __all__ = [
-    "Adaptor", "Balance", "BalanceRequest", "ChannelSpec", "Endpoint", "ProviderInfo",
-    "RelayError", "StreamConverter", "Usage", "scrub",
+    "Adaptor", "Balance", "BalanceRequest", "Endpoint", "ProviderInfo",
+    "StreamConverter", "Usage",
 ]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 ERROR_BODY_LIMIT = 64 * 1024  # upstream error bodies are small; never buffer more
 _VERSION_SUFFIX = re.compile(r"/v\d+[a-z0-9]*$")
 
@@ -79,22 +78,6 @@ _PATHS = {
     Endpoint.audio_translations: "audio/translations", Endpoint.moderations: "moderations",
     Endpoint.rerank: "rerank", Endpoint.responses: "responses", Endpoint.models: "models",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSpec:
-    """What an adaptor needs to call one upstream account. `base_url` empty = default."""
-
-    id: int
-    provider: str
-    base_url: str
-    key: str
-    config: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    model_mapping: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-
-    def upstream_model(self, requested: str) -> str:
-        """The model name to send upstream for the client's `requested` name."""
-        return self.model_mapping.get(requested) or requested
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from relay.adaptors.errors import RelayError
+from providers.errors import RelayError
 
 DEFAULT_MAX_TOKENS = 4096
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)$",

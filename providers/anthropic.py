@@ -13,17 +13,19 @@ from typing import Any
 
 import orjson
 
-from relay import tokenizer
-from relay.adaptors.anthropic_request import DEFAULT_MAX_TOKENS, convert_request
-from relay.adaptors.base import Adaptor, ChannelSpec, Endpoint, RelayError, Usage
-from relay.adaptors.errors import (
+from providers import tokenizer
+from providers.anthropic_request import DEFAULT_MAX_TOKENS, convert_request
+from providers.base import Adaptor, Endpoint, Usage
+from providers.errors import (
     KEY_DEAD_PHRASES,
+    RelayError,
     detail_of,
     error_from_body,
     invalid_answer,
     scrub,
 )
-from relay.sse import DONE, SSEEvent, format_json
+from providers.spec import ChannelSpec
+from providers.sse import DONE, SSEEvent, format_json
 
 API_VERSION = "2023-06-01"
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",

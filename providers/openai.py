@@ -12,20 +12,19 @@ from typing import Any
 
 import orjson
 
-from relay import tokenizer
-from relay.adaptors.base import (
+from providers import tokenizer
+from providers.base import (
     Adaptor,
     Balance,
     BalanceRequest,
-    ChannelSpec,
     Endpoint,
-    RelayError,
     Usage,
     has_version,
     strip_version,
 )
-from relay.adaptors.errors import decode_error_body, from_upstream, invalid_answer
-from relay.sse import DONE, SSEEvent, format_json
+from providers.errors import RelayError, decode_error_body, from_upstream, invalid_answer
+from providers.spec import ChannelSpec
+from providers.sse import DONE, SSEEvent, format_json
 
 STREAM_USAGE_ENDPOINTS = frozenset({Endpoint.chat_completions, Endpoint.completions})
 # The list every answer of these endpoints holds; without it a 200 is no answer at all.

@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from relay import tokenizer
-from relay.tokenizer import count_messages, count_request, count_text
+from providers import tokenizer
+from providers.tokenizer import count_messages, count_request, count_text
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from relay.adaptors.base import Adaptor, Endpoint, ProviderInfo
+from providers.base import Adaptor, Endpoint, ProviderInfo
 
-OPENAI = "relay.adaptors.openai.OpenAIAdaptor"
+OPENAI = "providers.openai.OpenAIAdaptor"
 CHAT_ONLY = frozenset({Endpoint.chat_completions, Endpoint.models})
 CHAT_EMBED = CHAT_ONLY | {Endpoint.embeddings}
 
@@ -22,8 +22,8 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
     ProviderInfo("openai", "OpenAI", OPENAI, "https://api.openai.com",
                  balance_path="/dashboard/billing/credit_grants", balance_format="openai",
                  endpoints=frozenset(Endpoint) - {Endpoint.rerank}),
-    ProviderInfo("azure", "Azure OpenAI", "relay.adaptors.azure.AzureAdaptor"),
-    ProviderInfo("anthropic", "Anthropic Claude", "relay.adaptors.anthropic.AnthropicAdaptor",
+    ProviderInfo("azure", "Azure OpenAI", "providers.azure.AzureAdaptor"),
+    ProviderInfo("anthropic", "Anthropic Claude", "providers.anthropic.AnthropicAdaptor",
                  "https://api.anthropic.com"),
     ProviderInfo("deepseek", "DeepSeek", OPENAI, "https://api.deepseek.com",
                  balance_path="/user/balance", balance_format="deepseek",

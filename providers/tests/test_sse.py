@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.sse import SSEOverflow, SSEParser, format_event, format_json
+from providers.sse import SSEOverflow, SSEParser, format_event, format_json
 
 
 def parse(*chunks: bytes) -> list:

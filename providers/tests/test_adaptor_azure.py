@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from relay.adaptors.base import ChannelSpec, Endpoint
-from relay.adaptors.registry import get_adaptor
-from relay.tests.contract import AdaptorContract
-from relay.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
-from relay.tests.fakes.openai_server import FakeOpenAI
-from relay.tests.fakes.server import Recorded
+from providers.base import Endpoint
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
+from providers.tests.contract import AdaptorContract
+from providers.tests.fakes.fixtures import fake_openai, openai_server  # noqa: F401
+from providers.tests.fakes.openai_server import FakeOpenAI
+from providers.tests.fakes.server import Recorded
 
 
 class TestAzureContract(AdaptorContract):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from relay.tests.fakes.server import FakeUpstream, Recorded, StreamCut
+from providers.tests.fakes.server import FakeUpstream, Recorded, StreamCut
 
 
 def mock_transport(fake: FakeUpstream) -> httpx.MockTransport:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from relay.adaptors.base import ChannelSpec, Endpoint
-from relay.adaptors.openai import OpenAIAdaptor
+from providers.base import Endpoint
+from providers.openai import OpenAIAdaptor
+from providers.spec import ChannelSpec
 
 DEFAULT_API_VERSION = "2024-10-21"
 

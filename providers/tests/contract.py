@@ -14,11 +14,13 @@ import httpx
 import orjson
 import pytest
 
-from relay.adaptors.base import Adaptor, ChannelSpec, Endpoint, RelayError
-from relay.adaptors.registry import get_adaptor
-from relay.tests.fakes.mock import mock_client
-from relay.tests.fakes.server import FakeUpstream, Recorded
-from relay.tests.openapi import assert_matches
+from providers.base import Adaptor, Endpoint
+from providers.errors import RelayError
+from providers.registry import get_adaptor
+from providers.spec import ChannelSpec
+from providers.tests.fakes.mock import mock_client
+from providers.tests.fakes.server import FakeUpstream, Recorded
+from providers.tests.openapi import assert_matches
 
 KEY = "sk-contract-key-0123456789"
 
