@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
-from oneproxy import cachebus
+from core import cachebus
 
 # Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
 pytest_plugins = ["relay.tests.fakes.fixtures"]

@@ -7,7 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        from oneproxy import lifecycle
+        from core import lifecycle
 
         # signals: cache invalidation on every change; tasks: the periodic quota flush;
         # jobs: housekeeping (rollups, retention, token upkeep)

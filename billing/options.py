@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from oneproxy import cachebus
+from core import cachebus
 
 
 @dataclass(frozen=True)

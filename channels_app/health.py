@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from oneproxy import cachebus
+from core import cachebus
 
 logger = logging.getLogger(__name__)
 

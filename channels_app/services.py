@@ -11,7 +11,7 @@ from types import MappingProxyType
 from django.db import transaction
 from django.utils import timezone
 
-from oneproxy import cachebus
+from core import cachebus
 
 from .models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 

@@ -6,7 +6,7 @@ class RelayConfig(AppConfig):
     verbose_name = "Relay"
 
     def ready(self):
-        from oneproxy import lifecycle
+        from core import lifecycle
         from relay import client, metrics, tokenizer
 
         lifecycle.on_startup(metrics.remove_stale_dirs)

@@ -1,7 +1,7 @@
 """In-process snapshots of everything a /v1 request reads: tokens and their owners, the
 routing table, prices and options. Nothing here queries the database on a warm request.
 
-Each cache belongs to one oneproxy.cachebus topic ("auth", "routing", "prices",
+Each cache belongs to one core.cachebus topic ("auth", "routing", "prices",
 "options"). `refresh()` compares the topic versions with those the caches were built
 under and drops what moved on; the next reader reloads it once, in a worker thread
 (`sync_to_async`), shared by every request that needs it meanwhile. Without Redis the
@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connections
 
 from billing.pricing import PriceSpec
-from oneproxy import cachebus
+from core import cachebus
 from relay.adaptors.base import Adaptor, ChannelSpec
 from relay.adaptors.registry import get_adaptor
 

@@ -8,10 +8,10 @@ from asgiref.sync import sync_to_async
 from django.core import mail
 
 from billing.models import Log, LogType, Option
-from channels_app import health, jobs
+from channels_app import health
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from conftest import make_channel
-from oneproxy import cachebus
+from core import cachebus, executor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def _fresh_health(settings):
     settings.NOTIFY_WEBHOOK_URL = ""
     reset_health()
     yield
-    jobs.wait_idle()
+    executor.wait_idle()
     health.clear()
     close_sync_thread_connections()
 
@@ -156,7 +156,7 @@ def test_the_operator_is_emailed_when_a_key_is_disabled(settings):
     channel = make_channel("mail")
     key = channel.keys.get()
     services.set_key_status(key, KeyStatus.AUTO_DISABLED, "quota exhausted", automatic=True)
-    jobs.wait_idle()
+    executor.wait_idle()
     subjects = [m.subject for m in mail.outbox]
     assert any("is now Auto-disabled" in s and "quota exhausted" in m.body
                for s, m in zip(subjects, mail.outbox, strict=True))

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import close_old_connections
 
-from oneproxy import cachebus
+from core import cachebus
 
 logger = logging.getLogger(__name__)
 
