@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db import connections
 
 from core import cachebus
+from core.redis import shared_client
 
 # Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
 pytest_plugins = ["relay.tests.fakes.fixtures"]
@@ -61,7 +62,7 @@ def _clean_caches():
     """Every test starts with empty caches and, with Redis, an empty test database."""
     cache.clear()
     cachebus._local_versions.clear()
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is not None:
         client.flushdb()
     yield

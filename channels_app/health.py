@@ -33,6 +33,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core import cachebus
+from core.redis import async_client, shared_client, sync_client
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def _decode(raw: dict) -> dict[tuple[int, str], Cooling]:
 def refresh() -> None:
     """Reload this process's copy from Redis (no-op in embedded mode)."""
     global _cooling
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         return
     for _ in range(3):
@@ -168,7 +169,7 @@ def _start_listener() -> None:
 
 def _listen() -> None:
     """Reload the cooling copy whenever someone bumps "routing" (and on every reconnect)."""
-    client = redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
+    client = sync_client(health_check_interval=30)
     while True:
         try:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
@@ -220,7 +221,7 @@ def _aredis() -> tuple[aioredis.Redis, object]:
     loop = asyncio.get_running_loop()
     pair = _async_clients.get(loop)
     if pair is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        client = async_client(socket_timeout=5)
         pair = (client, client.register_script(_RECORD_LUA))
         _async_clients[loop] = pair
     return pair
@@ -329,7 +330,7 @@ async def flush_successes() -> None:
 def reset_window(channel_id: int, model: str = "") -> None:
     """Forget the window of a scope (a fresh start after cooling begins or ends)."""
     scopes = [(channel_id, model)] if model else [(channel_id, "")]
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         _local_windows.reset(scopes)
     else:
@@ -484,7 +485,7 @@ def start_cooling(channel_id: int, model: str, reason: str, *, strikes: int = 1)
 def end_cooling(channel_id: int, model: str = "") -> bool:
     """End a cooling period (after a passing test); returns whether one was active."""
     entry = _active_entry(channel_id, model)
-    client = cachebus.redis_client()
+    client = shared_client()
     if entry is None and client is not None:
         refresh()  # this process may have missed the start; trust Redis
         entry = _active_entry(channel_id, model)
@@ -498,7 +499,7 @@ def end_cooling(channel_id: int, model: str = "") -> bool:
 
 
 def _write(channel_id: int, model: str, entry: Cooling | None) -> None:
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         _local_windows.reset(_scopes(channel_id, model))
     else:
@@ -517,7 +518,7 @@ def due_for_retest(now: float | None = None) -> list[Cooling]:
 
 def clear() -> None:
     """Forget every window and cooling entry (tests, and the operator's "reset health")."""
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is not None:
         keys = list(client.scan_iter(match=WINDOW_PREFIX + "*")) + [COOLING_KEY]
         client.delete(*keys)

@@ -14,9 +14,9 @@ old rows under the new version.
 import itertools
 import threading
 
-import redis
-from django.conf import settings
 from django.db import transaction
+
+from core.redis import shared_client
 
 TOPICS = ("auth", "routing", "prices", "options")
 KEY_PREFIX = "oneproxy:v:"
@@ -25,18 +25,7 @@ PUBSUB_CHANNEL = "oneproxy:invalidate"
 _local_versions: dict[str, int] = {}
 _local_lock = threading.Lock()
 _counter = itertools.count(1)
-_client = None
 _local_bump_count = 0
-
-
-def redis_client() -> "redis.Redis | None":
-    """A process-wide synchronous Redis client, or None in embedded mode."""
-    global _client
-    if not settings.REDIS_URL:
-        return None
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
-    return _client
 
 
 def version_key(topic: str) -> str:
@@ -52,7 +41,7 @@ def local_bumps() -> int:
 def _bump_now(topics: tuple[str, ...]) -> None:
     global _local_bump_count
     _local_bump_count += 1
-    client = redis_client()
+    client = shared_client()
     if client is None:
         with _local_lock:
             for topic in topics:
@@ -75,7 +64,7 @@ def bump(*topics: str) -> None:
 
 def versions(*topics: str) -> tuple[int, ...]:
     """The current version of each topic (0 if never bumped)."""
-    client = redis_client()
+    client = shared_client()
     if client is None:
         return tuple(_local_versions.get(t, 0) for t in topics)
     return tuple(int(v or 0) for v in client.mget([version_key(t) for t in topics]))

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import close_old_connections
 
-from core import cachebus
+from core.redis import shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ SLOT_PREFIX = "oneproxy:slots:"
 def slot(name: str, limit: int, lease: float) -> Iterator[bool]:
     """Take one of `limit` slots named `name` across all Celery workers; yields whether
     it got one. Without Redis (embedded) the caller's thread pool is the bound: True."""
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         yield True
         return
@@ -121,5 +121,5 @@ def slot(name: str, limit: int, lease: float) -> Iterator[bool]:
 
 
 def slots_in_use(name: str) -> int:
-    client = cachebus.redis_client()
+    client = shared_client()
     return 0 if client is None else int(client.zcard(SLOT_PREFIX + name))

@@ -1,10 +1,11 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from core.redis import sync_client
 
 
 async def healthz(request):
@@ -18,7 +19,7 @@ def _database_ok() -> None:
 
 
 def _redis_ok() -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    client = sync_client(socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
     finally:

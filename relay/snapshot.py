@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 
 from billing.pricing import PriceSpec
 from core import cachebus
+from core.redis import sync_client
 from relay.adaptors.base import Adaptor, ChannelSpec
 from relay.adaptors.registry import get_adaptor
 
@@ -327,7 +327,7 @@ class _BumpListener:
 
     def _listen(self) -> None:
         try:
-            pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+            pubsub = sync_client().pubsub()
             pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
             self.listening, self.dirty = True, True
             for message in pubsub.listen():

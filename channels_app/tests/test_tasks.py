@@ -15,6 +15,7 @@ from channels_app.schedules import load_jobs, sync_schedules
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from core import executor
+from core.redis import shared_client
 from core.schedule import PeriodicJob
 from relay.tests.fakes.openai_server import FakeOpenAI
 from relay.tests.fakes.server import Recorded, ServerThread
@@ -132,7 +133,7 @@ def test_a_retest_that_passes_ends_cooling_and_one_that_fails_doubles_the_pause(
         entry = health.start_cooling(channel.pk, "", "errors")
         health._put_local(channel.pk, "", health.Cooling(
             channel.pk, "", "errors", entry.since - 61, entry.since - 1, entry.expires, 1))
-        if health.cachebus.redis_client():
+        if shared_client():
             health._write(channel.pk, "", health._cooling[(channel.pk, "")])
     assert tasks.retest_cooling.run() == 2
     assert not health.is_cooling(good.pk, "gpt-4o-mini")
