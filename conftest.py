@@ -2,11 +2,11 @@
 
 import pytest
 from asgiref.sync import SyncToAsync
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
 from core import cachebus
+from core.backend import uses_redis
 from core.redis import shared_client
 
 # Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
@@ -14,7 +14,7 @@ pytest_plugins = ["relay.tests.fakes.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):
-    if settings.REDIS_URL:
+    if uses_redis():
         return
     skip = pytest.mark.skip(reason="needs REDIS_URL: runs in CI's PostgreSQL and MariaDB passes")
     for item in items:

@@ -33,6 +33,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core import cachebus
+from core.backend import uses_redis
 from core.redis import async_client, shared_client, sync_client
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def is_cooling(channel_id: int, model: str) -> bool:
 
     A dict lookup: no database and no network (the copy is kept fresh by the listener).
     """
-    if settings.REDIS_URL and _listener is None:
+    if _listener is None and uses_redis():
         _start_listener()
     table = _cooling
     if not table:
@@ -242,7 +243,7 @@ async def _record(channel_id: int, model: str, error: bool) -> list[tuple[int, i
     is judged on counts every success this process has seen."""
     scopes = _scope_list(channel_id, model)
     bucket = int(time.time()) // BUCKET_SECONDS
-    if not settings.REDIS_URL:
+    if not uses_redis():
         return _local_windows.record(scopes, bucket, error)
     adds = {scope: [1, int(error)] for scope in scopes}
     for (scope_channel, scope_model), n in _take_pending(channel_id).items():
@@ -275,7 +276,7 @@ _flushing: set[asyncio.Task] = set()  # strong references to running flushes
 def record_success(channel_id: int, model: str) -> None:
     """Count one successful attempt without waiting on anything (never raises). Outside
     an event loop the count waits for the next flush or failure report."""
-    if not settings.REDIS_URL:
+    if not uses_redis():
         _local_windows.record(_scope_list(channel_id, model),
                               int(time.time()) // BUCKET_SECONDS, False)
         return
@@ -310,7 +311,7 @@ async def flush_successes() -> None:
     """Push every pending success to Redis now (one call per channel, one round trip).
     Never raises; on a Redis error the counts are put back for the next flush."""
     taken = _take_pending()
-    if not taken or not settings.REDIS_URL:
+    if not taken or not uses_redis():
         return
     bucket = int(time.time()) // BUCKET_SECONDS
     by_channel: dict[int, dict[tuple[int, str], list[int]]] = {}
@@ -458,7 +459,7 @@ def _scopes(channel_id: int, model: str):
 
 async def _start_cooling_async(channel_id: int, model: str, reason: str) -> None:
     entry = _new_entry(channel_id, model, reason, 1)
-    if settings.REDIS_URL:
+    if uses_redis():
         client, _ = _aredis()
         pipe = client.pipeline(transaction=True)
         _queue_writes(pipe, entry, entry.field, _scopes(channel_id, model))

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import close_old_connections
 
+from core.backend import tasks_in_process
 from core.redis import shared_client
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def run_here(task, *args, own_thread: bool = True):
 
 def submit(task, *args) -> None:
     """Run `task(*args)` in the background, never in the caller's thread."""
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not tasks_in_process():
         task.delay(*args)
         return
     future = _background().submit(run_here, task, *args)
@@ -69,7 +69,7 @@ def fan_out(task, arg_lists: list[tuple], limit: int) -> int:
     tasks.test_channel_task); in embedded mode a pool of `limit` threads runs them and
     this call returns when all have finished.
     """
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not tasks_in_process():
         for args in arg_lists:
             task.delay(*args)
         return len(arg_lists)

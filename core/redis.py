@@ -15,6 +15,8 @@ import redis.asyncio as aredis
 from django.conf import settings
 from redis.asyncio.connection import ConnectionPool
 
+from core.backend import uses_redis
+
 SHARED_SOCKET_TIMEOUT = 5  # seconds; the shared client serves short commands only
 
 _shared: redis.Redis | None = None
@@ -23,7 +25,7 @@ _shared: redis.Redis | None = None
 def shared_client() -> redis.Redis | None:
     """The process-wide synchronous client for REDIS_URL, or None in embedded mode."""
     global _shared
-    if not settings.REDIS_URL:
+    if not uses_redis():
         return None
     if _shared is None:
         _shared = redis.Redis.from_url(settings.REDIS_URL,

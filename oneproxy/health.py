@@ -1,10 +1,10 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from core.backend import uses_redis
 from core.redis import sync_client
 
 
@@ -30,7 +30,7 @@ def _redis_ok() -> None:
 def _readiness_failures() -> dict:
     failures = {}
     checks = {"database": _database_ok}
-    if settings.REDIS_URL:
+    if uses_redis():
         checks["redis"] = _redis_ok
     for name, check in checks.items():
         try:

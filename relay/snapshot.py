@@ -28,6 +28,7 @@ from django.db import connections
 
 from billing.pricing import PriceSpec
 from core import cachebus
+from core.backend import uses_redis
 from core.redis import sync_client
 from relay.adaptors.base import Adaptor, ChannelSpec
 from relay.adaptors.registry import get_adaptor
@@ -150,7 +151,7 @@ class Snapshot:
         the versions dirty; while it listens, nothing was published and this process made
         no bump itself, the MGET is skipped for up to RELAY_CACHE_CHECK_MS (the bound for
         another process's change whose message was lost)."""
-        if settings.REDIS_URL and self._may_skip_check():
+        if uses_redis() and self._may_skip_check():
             return
         self._checked_at = time.monotonic()
         self._seen_bumps = cachebus.local_bumps()
