@@ -27,14 +27,13 @@ import weakref
 from dataclasses import asdict, dataclass
 
 import orjson
-import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from core import cachebus
 from core.backend import uses_redis
-from core.redis import async_client, shared_client, sync_client
+from core.redis import async_client, shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ class Cooling:
 _cooling: dict[tuple[int, str], Cooling] = {}
 _generation = 0  # moves on every local write, so a slow reload cannot undo it
 _lock = threading.Lock()
-_listener: threading.Thread | None = None
+_subscribed = False
 
 
 def is_cooling(channel_id: int, model: str) -> bool:
@@ -107,8 +106,8 @@ def is_cooling(channel_id: int, model: str) -> bool:
 
     A dict lookup: no database and no network (the copy is kept fresh by the listener).
     """
-    if _listener is None and uses_redis():
-        _start_listener()
+    if not _subscribed and uses_redis():
+        _subscribe()
     table = _cooling
     if not table:
         return False
@@ -159,30 +158,16 @@ def refresh() -> None:
                 return
 
 
-def _start_listener() -> None:
-    global _listener
-    with _lock:
-        if _listener is not None:
-            return
-        _listener = threading.Thread(target=_listen, name="oneproxy-health", daemon=True)
-    _listener.start()
+def _subscribe() -> None:
+    global _subscribed
+    _subscribed = True
+    cachebus.subscribe(_heard)
 
 
-def _listen() -> None:
+def _heard(topics: frozenset[str] | None) -> None:
     """Reload the cooling copy whenever someone bumps "routing" (and on every reconnect)."""
-    client = sync_client(health_check_interval=30)
-    while True:
-        try:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
-            refresh()
-            while True:
-                message = pubsub.get_message(timeout=5.0)
-                if message and b"routing" in bytes(message["data"]).split(b","):
-                    refresh()
-        except redis.RedisError:
-            logger.warning("health listener lost Redis; retrying", exc_info=True)
-            time.sleep(1)
+    if topics is None or "routing" in topics:
+        refresh()
 
 
 # ---- the sliding windows -----------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from django.db import connections
 from billing.pricing import PriceSpec
 from core import cachebus
 from core.backend import uses_redis
-from core.redis import sync_client
 from relay.adaptors.base import Adaptor, ChannelSpec
 from relay.adaptors.registry import get_adaptor
 
@@ -315,29 +313,18 @@ class _BumpListener:
 
     def __init__(self) -> None:
         self.dirty = True
-        self.listening = False
-        self._thread: threading.Thread | None = None
+        self._subscribed = False
 
     def quiet(self) -> bool:
-        """True when listening and no bump arrived since the last version read."""
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._listen, daemon=True,
-                                            name="relay-cachebus-listener")
-            self._thread.start()
-        return self.listening and not self.dirty
+        """True when the cache bus listens and no bump arrived since the last version
+        read; while it does not listen, the versions are read on every request."""
+        if not self._subscribed:
+            self._subscribed = True
+            cachebus.subscribe(self._heard)
+        return cachebus.listening() and not self.dirty
 
-    def _listen(self) -> None:
-        try:
-            pubsub = sync_client().pubsub()
-            pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
-            self.listening, self.dirty = True, True
-            for message in pubsub.listen():
-                if message.get("type") == "message":
-                    self.dirty = True
-        except Exception:  # noqa: BLE001 - fall back to reading versions every request
-            logger.warning("cache listener stopped; reading versions on every request")
-        finally:
-            self.listening, self.dirty = False, True
+    def _heard(self, topics: frozenset[str] | None) -> None:
+        self.dirty = True
 
 
 _listener = _BumpListener()
