@@ -333,8 +333,8 @@ def thresholds() -> tuple[float, int]:
     global _thresholds
     now = time.monotonic()
     if _thresholds is None or now - _thresholds[0] > THRESHOLDS_TTL:
-        from billing import options
         from billing.models import Option
+        from core import options
 
         opts = options.get_options()
         # The AUTO_DISABLE_ERROR_RATE setting is the default an operator's option overrides.

@@ -107,7 +107,7 @@ def auto_disable_key(key_id: int, reason: str) -> bool:
     """Disable a key upstream called invalid, out of credit or deactivated (relay path).
     Returns True when the key is (now) out of service; False when the option
     auto_disable_enabled is off or the key is gone."""
-    from billing import options
+    from core import options
 
     if not options.get("auto_disable_enabled"):
         return False
@@ -177,7 +177,7 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     A manually disabled channel or key is never changed. Raises ChannelError when there
     is no model to test. Sync: call it from jobs, admin actions or through sync_to_async.
     """
-    from billing import options
+    from core import options
 
     from . import health, probe
 
@@ -218,7 +218,7 @@ def _with_status(outcome: ChannelTestResult, status: str) -> ChannelTestResult:
 
 
 def _record_key_results(keys, results) -> None:
-    from billing import options
+    from core import options
 
     now = timezone.now()
     auto_disable, auto_enable = (options.get("auto_disable_enabled"),

@@ -31,7 +31,7 @@ def _fresh_health(settings):
 def reset_health():
     """Forget windows, cooling and cached options (conftest flushes Redis, which resets
     the cachebus versions that in-process snapshots are keyed on)."""
-    from billing import options
+    from core import options
 
     health.clear()
     health._thresholds = None
