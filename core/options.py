@@ -19,8 +19,9 @@ _loader: Loader | None = None
 _snapshot: tuple[int, dict[str, Any]] | None = None
 
 
-def register_loader(loader: Loader) -> None:
-    """Use `loader()` (every option key -> its typed value) to (re)load the options."""
+def register_loader(loader: Loader | None) -> None:
+    """Use `loader()` (every option key -> its typed value) to (re)load the options;
+    None unregisters it (tests)."""
     global _loader, _snapshot
     _loader, _snapshot = loader, None
 

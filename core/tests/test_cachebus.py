@@ -5,10 +5,8 @@ import time
 
 import pytest
 
-from channels_app import health
 from core import cachebus
 from core.redis import shared_client
-from relay.snapshot import _listener as snapshot_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,19 +43,3 @@ def test_every_subscriber_hears_a_bump_published_by_any_process():
     assert _wait_for(cachebus.listening)
     shared_client().publish(cachebus.PUBSUB_CHANNEL, "routing,prices")
     assert _wait_for(lambda: frozenset({"routing", "prices"}) in heard)
-
-
-def _subscribed_connections() -> int:
-    """Connections to this test database that are subscribed to some channel."""
-    client = shared_client()
-    db = client.connection_pool.connection_kwargs.get("db", 0)
-    return sum(1 for c in client.client_list() if int(c["db"]) == db and int(c["sub"]) > 0)
-
-
-@pytest.mark.redis
-def test_the_relay_snapshot_and_the_health_copy_share_one_listener():
-    snapshot_listener.quiet()  # each of them starts listening on first use
-    health.is_cooling(1, "x")
-    assert _wait_for(lambda: _subscribed_connections() >= 1)
-    time.sleep(0.3)  # let a second listener, if any, connect too
-    assert _subscribed_connections() == 1
