@@ -85,6 +85,7 @@ def versions(*topics: str) -> tuple[int, ...]:
 Subscriber = Callable[[frozenset[str] | None], None]
 _subscribers: list[Subscriber] = []
 _listener: threading.Thread | None = None
+_listener_lock = threading.Lock()
 _listening = False
 RETRY_SECONDS = 1.0
 
@@ -95,7 +96,7 @@ def subscribe(callback: Subscriber) -> None:
     listener on first use; in embedded mode there is nothing to hear and it stays off.
     A callback must be quick and must not raise (errors are logged and ignored)."""
     global _listener
-    with _local_lock:
+    with _listener_lock:
         if callback not in _subscribers:
             _subscribers.append(callback)
         if not uses_redis() or (_listener is not None and _listener.is_alive()):
