@@ -99,7 +99,12 @@ def subscribe(callback: Subscriber) -> None:
     with _listener_lock:
         if callback not in _subscribers:
             _subscribers.append(callback)
-        if not uses_redis() or (_listener is not None and _listener.is_alive()):
+        if not uses_redis():
+            return
+        if _listener is not None and _listener.is_alive():
+            # A late subscriber missed the connect's None: give it one, off its thread.
+            threading.Thread(target=_notify, args=(None, [callback]), daemon=True,
+                             name="oneproxy-cachebus-join").start()
             return
         _listener = threading.Thread(target=_listen, daemon=True, name="oneproxy-cachebus")
     _listener.start()
@@ -110,8 +115,8 @@ def listening() -> bool:
     return _listening
 
 
-def _notify(topics: frozenset[str] | None) -> None:
-    for callback in list(_subscribers):
+def _notify(topics: frozenset[str] | None, callbacks: list[Subscriber] | None = None) -> None:
+    for callback in list(_subscribers if callbacks is None else callbacks):
         try:
             callback(topics)
         except Exception:  # noqa: BLE001 - one subscriber must not deafen the others

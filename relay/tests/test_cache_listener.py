@@ -5,6 +5,7 @@ import time
 import pytest
 
 from channels_app import health
+from core import cachebus
 from core.redis import shared_client
 from relay.snapshot import _listener as snapshot_listener
 
@@ -32,3 +33,23 @@ def test_the_relay_snapshot_and_the_health_copy_share_one_listener():
     assert _wait_for(lambda: _subscribed_connections() >= 1)
     time.sleep(0.3)  # let a second listener, if any, connect too
     assert _subscribed_connections() == 1
+
+
+@pytest.mark.redis
+def test_a_subscriber_that_joins_a_running_listener_still_reads_the_current_state():
+    from dataclasses import asdict
+
+    import orjson
+
+    snapshot_listener.quiet()
+    assert _wait_for(cachebus.listening)
+    if health._heard in cachebus._subscribers:  # an earlier test subscribed it
+        cachebus._subscribers.remove(health._heard)
+    health._subscribed = False
+    entry = health._new_entry(7, "", "cooled before this process looked", 1)
+    shared_client().hset(health.COOLING_KEY, entry.field, orjson.dumps(asdict(entry)))
+    try:
+        health.is_cooling(7, "x")  # joins the listener already running
+        assert _wait_for(lambda: health.is_cooling(7, "x"))
+    finally:
+        health.clear()  # later tests must not find channel 7 cooling in this process
