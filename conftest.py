@@ -2,18 +2,19 @@
 
 import pytest
 from asgiref.sync import SyncToAsync
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
 
-from oneproxy import cachebus
+from core import cachebus
+from core.backend import uses_redis
+from core.redis import shared_client
 
 # Real fake upstream servers (OpenAI, Anthropic wire formats) for every app's tests.
 pytest_plugins = ["providers.tests.fakes.fixtures"]
 
 
 def pytest_collection_modifyitems(config, items):
-    if settings.REDIS_URL:
+    if uses_redis():
         return
     skip = pytest.mark.skip(reason="needs REDIS_URL: runs in CI's PostgreSQL and MariaDB passes")
     for item in items:
@@ -61,7 +62,7 @@ def _clean_caches():
     """Every test starts with empty caches and, with Redis, an empty test database."""
     cache.clear()
     cachebus._local_versions.clear()
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is not None:
         client.flushdb()
     yield

@@ -7,13 +7,16 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        from oneproxy import lifecycle
+        from core import lifecycle
+        from core import options as runtime_options
 
         # signals: cache invalidation on every change; tasks: the periodic quota flush;
         # jobs: housekeeping (rollups, retention, token upkeep)
-        from . import jobs, signals, tasks  # noqa: F401
+        from . import jobs, options, signals, tasks  # noqa: F401
         from .quota import hooks
 
         # Quota: live balances dropped on edits and top-ups, a flush on shutdown.
         hooks.connect()
         lifecycle.on_shutdown(tasks.flush_on_shutdown)
+        # Runtime options: core.options reads them through billing's loader.
+        runtime_options.register_loader(options.load_all)

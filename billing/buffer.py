@@ -24,7 +24,7 @@ from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from oneproxy import cachebus
+from core import cachebus
 
 from .models import FlushBatch, Log, Token, TokenStatus, User
 from .quota import rows

@@ -7,8 +7,7 @@ from datetime import date, timedelta
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from oneproxy.admin_site import quota_text
-
+from .display import quota_text
 from .models import DailyUsage, User
 
 CHART_WIDTH = 720

@@ -20,7 +20,7 @@ from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from oneproxy import cachebus
+from core import cachebus
 
 from .models import DailyUsage, Log, LogType, Option, Token, TokenStatus
 

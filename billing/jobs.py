@@ -1,6 +1,6 @@
 """Housekeeping Celery tasks (thin: each calls one service of billing.housekeeping).
 
-Registered in oneproxy.schedule, so Celery beat (via `manage.py sync_schedules`) and the
+Registered in core.schedule, so Celery beat (via `manage.py sync_schedules`) and the
 embedded scheduler both run them.
 """
 
@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from oneproxy.schedule import PeriodicJob, register
+from core.schedule import PeriodicJob, register
 
 from . import housekeeping
 

@@ -1,15 +1,14 @@
-"""Runtime options: the known keys with their types and defaults, read through a cache.
+"""Runtime options: the known keys with their types and defaults, and their loading.
 
-Rows in the Option table override defaults. Readers get a plain dict snapshot that is
-rebuilt only when the "options" cache topic moves on, never per request.
+Rows in the Option table override defaults. Readers use core.options (a plain dict
+snapshot rebuilt only when the "options" cache topic moves on, never per request), for
+which `load_all` is registered as the loader when billing's app is ready.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-
-from oneproxy import cachebus
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,6 @@ OPTION_SPECS = {
     ]
 }
 
-_snapshot: tuple[int, dict] | None = None
-
 
 def coerce(key: str, value: Any) -> Any:
     """Convert `value` to the option's type; raises ValueError on a bad value (a quota
@@ -111,15 +108,3 @@ def load_all() -> dict:
             continue
     return values
 
-
-def get_options() -> dict:
-    """The current options, reloaded only after a change anywhere."""
-    global _snapshot
-    (version,) = cachebus.versions("options")
-    if _snapshot is None or _snapshot[0] != version:
-        _snapshot = (version, load_all())
-    return _snapshot[1]
-
-
-def get(key: str) -> Any:
-    return get_options()[key]

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.roles import is_operator, is_root
+
 from .models.accounts import UserRole
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from .models import User
-
-OPERATOR_ROLES = (UserRole.ADMIN, UserRole.ROOT)
-
 
 class _Console:
     """The management-command caller: acts as root (see the module docstring)."""
@@ -40,21 +39,6 @@ class _Console:
 
 
 CONSOLE = _Console()
-
-
-def is_operator(actor) -> bool:
-    """Active admins and root (and the console): they run the gateway."""
-    return bool(
-        actor is not None
-        and actor.is_authenticated
-        and actor.is_active
-        and getattr(actor, "role", None) in OPERATOR_ROLES
-    )
-
-
-def is_root(actor) -> bool:
-    """Active root users (and the console)."""
-    return is_operator(actor) and actor.role == UserRole.ROOT
 
 
 def _is_self(actor, target) -> bool:

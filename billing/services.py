@@ -9,7 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oneproxy import cachebus
+from core import cachebus
 
 from . import roles, token_policy
 from .models import (

@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from oneproxy import cachebus
+from core import cachebus
 
 from .models import Group, Option, Price, Token, User
 

@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from oneproxy.schedule import PeriodicJob, register
+from core.schedule import PeriodicJob, register
 
 logger = logging.getLogger(__name__)
 

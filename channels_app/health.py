@@ -27,12 +27,13 @@ import weakref
 from dataclasses import asdict, dataclass
 
 import orjson
-import redis
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from oneproxy import cachebus
+from core import cachebus
+from core.backend import uses_redis
+from core.redis import async_client, shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Cooling:
 _cooling: dict[tuple[int, str], Cooling] = {}
 _generation = 0  # moves on every local write, so a slow reload cannot undo it
 _lock = threading.Lock()
-_listener: threading.Thread | None = None
+_subscribed = False
 
 
 def is_cooling(channel_id: int, model: str) -> bool:
@@ -105,8 +106,8 @@ def is_cooling(channel_id: int, model: str) -> bool:
 
     A dict lookup: no database and no network (the copy is kept fresh by the listener).
     """
-    if settings.REDIS_URL and _listener is None:
-        _start_listener()
+    if not _subscribed and uses_redis():
+        _subscribe()
     table = _cooling
     if not table:
         return False
@@ -145,7 +146,7 @@ def _decode(raw: dict) -> dict[tuple[int, str], Cooling]:
 def refresh() -> None:
     """Reload this process's copy from Redis (no-op in embedded mode)."""
     global _cooling
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         return
     for _ in range(3):
@@ -157,30 +158,16 @@ def refresh() -> None:
                 return
 
 
-def _start_listener() -> None:
-    global _listener
-    with _lock:
-        if _listener is not None:
-            return
-        _listener = threading.Thread(target=_listen, name="oneproxy-health", daemon=True)
-    _listener.start()
+def _subscribe() -> None:
+    global _subscribed
+    _subscribed = True
+    cachebus.subscribe(_heard)
 
 
-def _listen() -> None:
+def _heard(topics: frozenset[str] | None) -> None:
     """Reload the cooling copy whenever someone bumps "routing" (and on every reconnect)."""
-    client = redis.Redis.from_url(settings.REDIS_URL, health_check_interval=30)
-    while True:
-        try:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
-            refresh()
-            while True:
-                message = pubsub.get_message(timeout=5.0)
-                if message and b"routing" in bytes(message["data"]).split(b","):
-                    refresh()
-        except redis.RedisError:
-            logger.warning("health listener lost Redis; retrying", exc_info=True)
-            time.sleep(1)
+    if topics is None or "routing" in topics:
+        refresh()
 
 
 # ---- the sliding windows -----------------------------------------------------------------
@@ -220,7 +207,7 @@ def _aredis() -> tuple[aioredis.Redis, object]:
     loop = asyncio.get_running_loop()
     pair = _async_clients.get(loop)
     if pair is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+        client = async_client(socket_timeout=5)
         pair = (client, client.register_script(_RECORD_LUA))
         _async_clients[loop] = pair
     return pair
@@ -241,7 +228,7 @@ async def _record(channel_id: int, model: str, error: bool) -> list[tuple[int, i
     is judged on counts every success this process has seen."""
     scopes = _scope_list(channel_id, model)
     bucket = int(time.time()) // BUCKET_SECONDS
-    if not settings.REDIS_URL:
+    if not uses_redis():
         return _local_windows.record(scopes, bucket, error)
     adds = {scope: [1, int(error)] for scope in scopes}
     for (scope_channel, scope_model), n in _take_pending(channel_id).items():
@@ -274,7 +261,7 @@ _flushing: set[asyncio.Task] = set()  # strong references to running flushes
 def record_success(channel_id: int, model: str) -> None:
     """Count one successful attempt without waiting on anything (never raises). Outside
     an event loop the count waits for the next flush or failure report."""
-    if not settings.REDIS_URL:
+    if not uses_redis():
         _local_windows.record(_scope_list(channel_id, model),
                               int(time.time()) // BUCKET_SECONDS, False)
         return
@@ -309,7 +296,7 @@ async def flush_successes() -> None:
     """Push every pending success to Redis now (one call per channel, one round trip).
     Never raises; on a Redis error the counts are put back for the next flush."""
     taken = _take_pending()
-    if not taken or not settings.REDIS_URL:
+    if not taken or not uses_redis():
         return
     bucket = int(time.time()) // BUCKET_SECONDS
     by_channel: dict[int, dict[tuple[int, str], list[int]]] = {}
@@ -329,7 +316,7 @@ async def flush_successes() -> None:
 def reset_window(channel_id: int, model: str = "") -> None:
     """Forget the window of a scope (a fresh start after cooling begins or ends)."""
     scopes = [(channel_id, model)] if model else [(channel_id, "")]
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         _local_windows.reset(scopes)
     else:
@@ -346,8 +333,8 @@ def thresholds() -> tuple[float, int]:
     global _thresholds
     now = time.monotonic()
     if _thresholds is None or now - _thresholds[0] > THRESHOLDS_TTL:
-        from billing import options
         from billing.models import Option
+        from core import options
 
         opts = options.get_options()
         # The AUTO_DISABLE_ERROR_RATE setting is the default an operator's option overrides.
@@ -457,7 +444,7 @@ def _scopes(channel_id: int, model: str):
 
 async def _start_cooling_async(channel_id: int, model: str, reason: str) -> None:
     entry = _new_entry(channel_id, model, reason, 1)
-    if settings.REDIS_URL:
+    if uses_redis():
         client, _ = _aredis()
         pipe = client.pipeline(transaction=True)
         _queue_writes(pipe, entry, entry.field, _scopes(channel_id, model))
@@ -484,7 +471,7 @@ def start_cooling(channel_id: int, model: str, reason: str, *, strikes: int = 1)
 def end_cooling(channel_id: int, model: str = "") -> bool:
     """End a cooling period (after a passing test); returns whether one was active."""
     entry = _active_entry(channel_id, model)
-    client = cachebus.redis_client()
+    client = shared_client()
     if entry is None and client is not None:
         refresh()  # this process may have missed the start; trust Redis
         entry = _active_entry(channel_id, model)
@@ -498,7 +485,7 @@ def end_cooling(channel_id: int, model: str = "") -> bool:
 
 
 def _write(channel_id: int, model: str, entry: Cooling | None) -> None:
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         _local_windows.reset(_scopes(channel_id, model))
     else:
@@ -517,7 +504,7 @@ def due_for_retest(now: float | None = None) -> list[Cooling]:
 
 def clear() -> None:
     """Forget every window and cooling entry (tests, and the operator's "reset health")."""
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is not None:
         keys = list(client.scan_iter(match=WINDOW_PREFIX + "*")) + [COOLING_KEY]
         client.delete(*keys)

@@ -57,6 +57,8 @@ def send_later(event: str, subject: str, message: str, channel_id: int | None = 
     """Queue `send` off the caller's path (nothing to do when no target is configured)."""
     if not (settings.NOTIFY_EMAIL or settings.NOTIFY_WEBHOOK_URL):
         return
-    from . import jobs, tasks
+    from core import executor
 
-    jobs.submit(tasks.notify_operator, event, subject, message, channel_id)
+    from . import tasks
+
+    executor.submit(tasks.notify_operator, event, subject, message, channel_id)

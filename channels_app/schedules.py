@@ -1,4 +1,4 @@
-"""Mirror oneproxy.schedule.PERIODIC_JOBS into django-celery-beat's tables, so operators
+"""Mirror core.schedule.PERIODIC_JOBS into django-celery-beat's tables, so operators
 see, pause and re-time the jobs in the admin (Periodic tasks) while beat runs them.
 
 Each managed PeriodicTask carries a marker line in its description with the interval last
@@ -27,7 +27,7 @@ class SyncReport:
 
 def load_jobs() -> list:
     """Import every app's tasks/jobs module (they register their periodic jobs)."""
-    from oneproxy import schedule
+    from core import schedule
     from oneproxy.celery import app
 
     app.loader.import_default_modules()

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from oneproxy import cachebus
+from core import cachebus
 from providers.spec import ChannelSpec
 from providers.spec import channel_spec as build_channel_spec
 
@@ -107,7 +107,7 @@ def auto_disable_key(key_id: int, reason: str) -> bool:
     """Disable a key upstream called invalid, out of credit or deactivated (relay path).
     Returns True when the key is (now) out of service; False when the option
     auto_disable_enabled is off or the key is gone."""
-    from billing import options
+    from core import options
 
     if not options.get("auto_disable_enabled"):
         return False
@@ -172,7 +172,7 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     A manually disabled channel or key is never changed. Raises ChannelError when there
     is no model to test. Sync: call it from jobs, admin actions or through sync_to_async.
     """
-    from billing import options
+    from core import options
 
     from . import health, probe
 
@@ -213,7 +213,7 @@ def _with_status(outcome: ChannelTestResult, status: str) -> ChannelTestResult:
 
 
 def _record_key_results(keys, results) -> None:
-    from billing import options
+    from core import options
 
     now = timezone.now()
     auto_disable, auto_enable = (options.get("auto_disable_enabled"),

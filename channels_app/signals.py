@@ -3,7 +3,7 @@
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from oneproxy import cachebus
+from core import cachebus
 
 from .models import Channel, ChannelKey
 from .services import rebuild_routing

@@ -1,7 +1,7 @@
 """Celery tasks of channel health: scheduled tests, retests of cooled-down channels,
 balance refreshes and operator notifications. Thin: ids in, one service call each.
 
-The periodic ones are registered in oneproxy.schedule, which both Celery beat (through
+The periodic ones are registered in core.schedule, which both Celery beat (through
 `manage.py sync_schedules`) and the embedded scheduler read.
 """
 
@@ -13,9 +13,10 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from oneproxy.schedule import PeriodicJob, register
+from core import executor
+from core.schedule import PeriodicJob, register
 
-from . import health, jobs, notify, services
+from . import health, notify, services
 from .models import Channel, ChannelStatus
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def test_all_channels() -> int:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    count = jobs.fan_out(test_channel_task, [(pk,) for pk in ids],
+    count = executor.fan_out(test_channel_task, [(pk,) for pk in ids],
                          settings.CHANNEL_TEST_CONCURRENCY)
     logger.info("channel tests queued", extra={"channels": count})
     return count
@@ -43,7 +44,7 @@ def test_all_channels() -> int:
 def test_channel_task(self, channel_id: int, model: str | None = None) -> bool | None:
     """Test one channel (see services.test_channel); waits for a free test slot."""
     lease = settings.CHANNEL_TEST_TIMEOUT * 2 + 10
-    with jobs.slot(TEST_SLOTS, settings.CHANNEL_TEST_CONCURRENCY, lease) as got:
+    with executor.slot(TEST_SLOTS, settings.CHANNEL_TEST_CONCURRENCY, lease) as got:
         if not got:
             raise self.retry(countdown=0.5 + random.random())  # noqa: S311 - jitter only
         channel = Channel.objects.filter(pk=channel_id).first()
@@ -85,7 +86,7 @@ def refresh_balances() -> int:
     """Refresh the balance of every channel whose provider has a balance API."""
     channels = Channel.objects.exclude(status=ChannelStatus.DISABLED).order_by("pk")
     ids = [(c.pk,) for c in channels if services.supports_balance(c)]
-    return jobs.fan_out(refresh_balance_task, ids, settings.CHANNEL_TEST_CONCURRENCY)
+    return executor.fan_out(refresh_balance_task, ids, settings.CHANNEL_TEST_CONCURRENCY)
 
 
 @shared_task(name="channels_app.tasks.refresh_balance_task", ignore_result=True)

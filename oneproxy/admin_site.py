@@ -15,9 +15,10 @@ from django.urls import path
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from billing.roles import is_operator, is_root
+from billing.display import quota_text
+from core.roles import is_operator
 
-__all__ = ["OneProxyAdminSite", "is_operator", "is_root", "quota_text"]
+__all__ = ["OneProxyAdminSite"]
 
 
 class SelfServiceLoginForm(AuthenticationForm):
@@ -86,11 +87,3 @@ class OneProxyAdminSite(admin.AdminSite):
         }
         return TemplateResponse(request, "admin/account.html", context)
 
-
-def quota_text(quota: int | None) -> str:
-    """Quota as operators read it everywhere: units and the USD they are worth."""
-    from billing.pricing import quota_to_usd
-
-    if quota is None:
-        return "-"
-    return f"{quota:,} (${quota_to_usd(quota):,.4f})"

@@ -8,7 +8,9 @@ class OneProxyConfig(AppConfig):
     verbose_name = "OneProxy"
 
     def ready(self):
-        from . import checks, embedded, lifecycle  # noqa: F401  (checks register themselves)
+        from core import lifecycle
+
+        from . import checks, embedded  # noqa: F401  (checks register themselves)
         from .logging import access_log
 
         lifecycle.on_startup(embedded.start)

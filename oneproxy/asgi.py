@@ -35,7 +35,8 @@ from django.utils.translation import gettext as _  # noqa: E402
 
 django.setup(set_prefix=False)  # what get_asgi_application() does before its handler
 
-from oneproxy import bodylimit, lifecycle  # noqa: E402
+from core import lifecycle  # noqa: E402
+from oneproxy import bodylimit  # noqa: E402
 from oneproxy.middleware import new_request_id, write_access_line  # noqa: E402
 from providers.errors import RelayError  # noqa: E402
 from relay import after_response, auth, errors  # noqa: E402

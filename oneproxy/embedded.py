@@ -1,6 +1,6 @@
 """In-process runner for the periodic jobs when there is no Redis (embedded mode).
 
-A single daemon thread runs each job of oneproxy.schedule on its interval. With several
+A single daemon thread runs each job of core.schedule on its interval. With several
 server workers on one machine, a file lock under DATA_DIR lets exactly one of them run the
 jobs, so a flush or a channel test never runs twice at once.
 """
@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils.module_loading import import_string
 
-from . import schedule
+from core import schedule
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 """Liveness and readiness probes for load balancers and orchestrators."""
 
-import redis
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from core.backend import uses_redis
+from core.redis import sync_client
 
 
 async def healthz(request):
@@ -18,7 +19,7 @@ def _database_ok() -> None:
 
 
 def _redis_ok() -> None:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    client = sync_client(socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
     finally:
@@ -29,7 +30,7 @@ def _redis_ok() -> None:
 def _readiness_failures() -> dict:
     failures = {}
     checks = {"database": _database_ok}
-    if settings.REDIS_URL:
+    if uses_redis():
         checks["redis"] = _redis_ok
     for name, check in checks.items():
         try:

@@ -6,7 +6,7 @@ class RelayConfig(AppConfig):
     verbose_name = "Relay"
 
     def ready(self):
-        from oneproxy import lifecycle
+        from core import lifecycle
         from providers import tokenizer
         from relay import client, metrics
 

@@ -1,7 +1,7 @@
 """In-process snapshots of everything a /v1 request reads: tokens and their owners, the
 routing table, prices and options. Nothing here queries the database on a warm request.
 
-Each cache belongs to one oneproxy.cachebus topic ("auth", "routing", "prices",
+Each cache belongs to one core.cachebus topic ("auth", "routing", "prices",
 "options"). `refresh()` compares the topic versions with those the caches were built
 under and drops what moved on; the next reader reloads it once, in a worker thread
 (`sync_to_async`), shared by every request that needs it meanwhile. Without Redis the
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -23,13 +22,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 
 from billing.pricing import PriceSpec
-from oneproxy import cachebus
+from core import cachebus
+from core.backend import uses_redis
 from providers.base import Adaptor
 from providers.registry import get_adaptor
 from providers.spec import ChannelSpec, channel_spec, frozen_mapping
@@ -154,7 +153,7 @@ class Snapshot:
         the versions dirty; while it listens, nothing was published and this process made
         no bump itself, the MGET is skipped for up to RELAY_CACHE_CHECK_MS (the bound for
         another process's change whose message was lost)."""
-        if settings.REDIS_URL and self._may_skip_check():
+        if uses_redis() and self._may_skip_check():
             return
         self._checked_at = time.monotonic()
         self._seen_bumps = cachebus.local_bumps()
@@ -327,29 +326,18 @@ class _BumpListener:
 
     def __init__(self) -> None:
         self.dirty = True
-        self.listening = False
-        self._thread: threading.Thread | None = None
+        self._subscribed = False
 
     def quiet(self) -> bool:
-        """True when listening and no bump arrived since the last version read."""
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._listen, daemon=True,
-                                            name="relay-cachebus-listener")
-            self._thread.start()
-        return self.listening and not self.dirty
+        """True when the cache bus listens and no bump arrived since the last version
+        read; while it does not listen, the versions are read on every request."""
+        if not self._subscribed:
+            self._subscribed = True
+            cachebus.subscribe(self._heard)
+        return cachebus.listening() and not self.dirty
 
-    def _listen(self) -> None:
-        try:
-            pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub()
-            pubsub.subscribe(cachebus.PUBSUB_CHANNEL)
-            self.listening, self.dirty = True, True
-            for message in pubsub.listen():
-                if message.get("type") == "message":
-                    self.dirty = True
-        except Exception:  # noqa: BLE001 - fall back to reading versions every request
-            logger.warning("cache listener stopped; reading versions on every request")
-        finally:
-            self.listening, self.dirty = False, True
+    def _heard(self, topics: frozenset[str] | None) -> None:
+        self.dirty = True
 
 
 _listener = _BumpListener()

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from core.backend import PerMode
 from providers.errors import RelayError
 from relay.errors import gateway
 from relay.snapshot import Principal
@@ -246,20 +247,6 @@ def _slots_key(token_id: int) -> str:
     return f"{PREFIX}c:{token_id}"
 
 
-_memory = MemoryCounters()
-_redis: dict[str, RedisCounters] = {}
-
-
-def _backend() -> MemoryCounters | RedisCounters:
-    url = settings.REDIS_URL
-    if not url:
-        return _memory
-    if url not in _redis:
-        _redis[url] = RedisCounters(url)
-    return _redis[url]
-
-
-def reset() -> None:
-    """Tests only: forget the in-process counts."""
-    global _memory
-    _memory = MemoryCounters()
+_backends: PerMode[MemoryCounters | RedisCounters] = PerMode(MemoryCounters, RedisCounters)
+_backend = _backends.get  # Redis counters when REDIS_URL is set, else in-process ones
+reset = _backends.reset_memory  # tests only: forget the in-process counts

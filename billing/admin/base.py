@@ -7,9 +7,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
-from oneproxy.admin_site import is_operator, is_root, quota_text
+from core.roles import is_operator, is_root
 
 from .. import roles
+from ..display import quota_text
 from ..models import User
 
 __all__ = [

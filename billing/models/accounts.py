@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core import roles
+
 from .quota_range import quota_max_validator
 
 DEFAULT_GROUP = "default"
@@ -42,9 +44,9 @@ def default_group_id() -> int:
 
 
 class UserRole(models.TextChoices):
-    USER = "user", _("User")
-    ADMIN = "admin", _("Admin")
-    ROOT = "root", _("Root")
+    USER = roles.USER, _("User")
+    ADMIN = roles.ADMIN, _("Admin")
+    ROOT = roles.ROOT, _("Root")
 
 
 class UserStatus(models.TextChoices):

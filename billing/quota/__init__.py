@@ -14,7 +14,8 @@ import secrets
 
 import orjson
 from asgiref.sync import sync_to_async
-from django.conf import settings
+
+from core.backend import PerMode, uses_redis
 
 from . import rows
 from .base import InsufficientQuota, QuotaUnavailable, Reservation
@@ -37,26 +38,19 @@ __all__ = [
 ]
 
 SEED_ATTEMPTS = 20
-_memory = MemoryBackend()
-_redis_backends: dict = {}
 
 
-def get_backend():
-    """The Redis backend when settings.REDIS_URL is set, else the in-process one."""
-    url = settings.REDIS_URL
-    if not url:
-        return _memory
-    if url not in _redis_backends:
-        from .redis_backend import RedisBackend
+def _redis_backend(url: str):
+    from .redis_backend import RedisBackend
 
-        _redis_backends[url] = RedisBackend(url)
-    return _redis_backends[url]
+    return RedisBackend(url)
 
 
-def reset_memory_backend() -> None:
-    """Tests only: forget every in-process balance, delta and row."""
-    global _memory
-    _memory = MemoryBackend()
+_backends = PerMode(MemoryBackend, _redis_backend)
+# The Redis backend when REDIS_URL is set, else the in-process one (bound: no extra call).
+get_backend = _backends.get
+# Tests only: forget every in-process balance, delta and row.
+reset_memory_backend = _backends.reset_memory
 
 
 async def _with_seeding(call, backend):
@@ -106,9 +100,9 @@ def release_stale(older_than_seconds: float) -> int:
     A request still running past that age is settled later as if nothing had been
     reserved, so nothing is lost or counted twice either way. Returns how many were
     released (always 0 without Redis: in-process reservations die with their process)."""
-    backend = get_backend()
-    if backend is _memory:
+    if not uses_redis():
         return 0
+    backend = get_backend()
     now = rows.now_ms()
     cutoff = now - int(older_than_seconds * 1000)
     released = 0

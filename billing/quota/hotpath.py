@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from redis.asyncio.connection import Connection, ConnectionPool
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core.redis import connection_kwargs
 
 CHECKOUT_TIMEOUT = 30.0  # like the pool it replaces: wait this long for a free connection
 
@@ -32,7 +34,7 @@ class HotScripts:
 
     def __init__(self, url: str, scripts: dict[str, str], max_connections: int,
                  timeout: float) -> None:
-        self._kwargs = ConnectionPool.from_url(url, socket_timeout=None).connection_kwargs
+        self._kwargs = connection_kwargs(url, socket_timeout=None)
         self._timeout = timeout
         self._sources = scripts
         self._shas = {name: hashlib.sha1(body.encode()).hexdigest()

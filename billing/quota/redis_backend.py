@@ -6,8 +6,7 @@ synchronous client. Pending work survives any crash of the web or worker process
 import secrets
 import weakref
 
-import redis
-import redis.asyncio as aredis
+from core.redis import blocking_async_client, sync_client
 
 from . import lua, rows
 from .base import InsufficientQuota, NeedSeed, Pending, Reservation
@@ -40,7 +39,7 @@ def _decode(value) -> str:
 class RedisBackend:
     def __init__(self, url: str):
         self.url = url
-        self.sync = redis.Redis.from_url(url, socket_timeout=30)
+        self.sync = sync_client(url, socket_timeout=30)
         self._sync_scripts = {
             name: self.sync.register_script(getattr(lua, name)) for name in SCRIPTS
         }
@@ -55,10 +54,8 @@ class RedisBackend:
         scripts = self._loops.get(loop)
         if scripts is None:
             # Concurrent requests wait for a free connection rather than fail.
-            pool = aredis.BlockingConnectionPool.from_url(
-                self.url, max_connections=MAX_CONNECTIONS, timeout=30, socket_timeout=30
-            )
-            client = aredis.Redis(connection_pool=pool)
+            client = blocking_async_client(self.url, max_connections=MAX_CONNECTIONS,
+                                           timeout=30, socket_timeout=30)
             scripts = {name: client.register_script(getattr(lua, name)) for name in SCRIPTS}
             scripts["client"] = client
             scripts["hot"] = HotScripts(self.url, {name: getattr(lua, name) for name in HOT},

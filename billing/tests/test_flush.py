@@ -13,7 +13,7 @@ from billing import buffer, quota
 from billing.models import FlushBatch, Log, Token, TokenStatus, User
 from billing.tests.quota_helpers import backend, funded, totals, use  # noqa: F401
 from channels_app.models import Channel
-from oneproxy import schedule
+from core import schedule
 from oneproxy.embedded import EmbeddedScheduler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
@@ -190,7 +190,7 @@ def test_the_flush_is_a_periodic_job_that_the_embedded_scheduler_runs(settings):
 
 def test_graceful_shutdown_flushes_what_the_process_holds():
     from billing.tasks import flush_on_shutdown
-    from oneproxy import lifecycle
+    from core import lifecycle
 
     assert flush_on_shutdown in lifecycle._shutdown
     user, token = funded()

@@ -72,7 +72,7 @@ def test_rollups_of_deleted_users_and_channels_keep_zero_ids(usage):
 
 
 def test_the_rollup_watermark_row_does_not_bump_the_options_cache(usage):
-    from oneproxy import cachebus
+    from core import cachebus
 
     housekeeping.roll_up_usage()
     (before,) = cachebus.versions("options")
@@ -155,7 +155,7 @@ def test_empty_tokens_are_exhausted_and_refilled_ones_come_back(rich_user):
 
 
 def test_token_changes_invalidate_the_auth_cache(rich_user, django_capture_on_commit_callbacks):
-    from oneproxy import cachebus
+    from core import cachebus
 
     create_token(rich_user, "empty", remain_quota=0)
     (before,) = cachebus.versions("auth")

@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 
 from billing.quota.hotpath import HotScripts
+from core.redis import shared_client
 
 pytestmark = pytest.mark.redis
 
@@ -28,7 +29,7 @@ async def test_it_runs_a_script_and_reuses_its_connection():
 async def test_a_script_flush_is_survived_by_loading_the_script_again():
     scripts = runner()
     await scripts.run("ECHO", [], ["a"])
-    redis.Redis.from_url(settings.REDIS_URL).script_flush()
+    shared_client().script_flush()
     assert await scripts.run("ECHO", [], ["again"]) == b"again"
 
 
@@ -38,7 +39,7 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced():
     conn = scripts._free[-1]
     await conn.send_command("CLIENT", "ID")
     client_id = await conn.read_response()
-    redis.Redis.from_url(settings.REDIS_URL).client_kill_filter(_id=client_id)
+    shared_client().client_kill_filter(_id=client_id)
     await asyncio.sleep(0.05)  # the loop sees the close, as it would for an idle one
     assert await scripts.run("ECHO", [], ["b"]) == b"b"
     assert scripts._free[-1] is not conn

@@ -226,3 +226,10 @@ def test_only_root_and_the_console_give_the_admin_or_root_role():
     assert roles.assignable_roles(roles.CONSOLE) == ("user", "admin", "root")
     assert roles.assignable_roles(make_user("a", role="admin")) == ("user",)
     assert roles.assignable_roles(make_user("u")) == ()
+
+
+def test_user_roles_take_their_values_from_core_roles():
+    from core import roles as core_roles
+
+    assert (UserRole.USER, UserRole.ADMIN, UserRole.ROOT) == (
+        core_roles.USER, core_roles.ADMIN, core_roles.ROOT)

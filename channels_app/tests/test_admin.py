@@ -8,9 +8,10 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from billing.models import Group, Log, LogType
-from channels_app import health, jobs
+from channels_app import health
 from channels_app.models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 from conftest import make_channel
+from core import executor
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
 
@@ -35,7 +36,7 @@ def quiet_health(settings):
     settings.NOTIFY_WEBHOOK_URL = ""
     health.clear()
     yield
-    jobs.wait_idle()
+    executor.wait_idle()
     health.clear()
 
 

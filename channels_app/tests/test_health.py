@@ -8,10 +8,11 @@ from asgiref.sync import sync_to_async
 from django.core import mail
 
 from billing.models import Log, LogType, Option
-from channels_app import health, jobs
+from channels_app import health
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from conftest import make_channel
-from oneproxy import cachebus
+from core import cachebus, executor
+from core.redis import shared_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +23,7 @@ def _fresh_health(settings):
     settings.NOTIFY_WEBHOOK_URL = ""
     reset_health()
     yield
-    jobs.wait_idle()
+    executor.wait_idle()
     health.clear()
     close_sync_thread_connections()
 
@@ -30,7 +31,7 @@ def _fresh_health(settings):
 def reset_health():
     """Forget windows, cooling and cached options (conftest flushes Redis, which resets
     the cachebus versions that in-process snapshots are keyed on)."""
-    from billing import options
+    from core import options
 
     health.clear()
     health._thresholds = None
@@ -156,7 +157,7 @@ def test_the_operator_is_emailed_when_a_key_is_disabled(settings):
     channel = make_channel("mail")
     key = channel.keys.get()
     services.set_key_status(key, KeyStatus.AUTO_DISABLED, "quota exhausted", automatic=True)
-    jobs.wait_idle()
+    executor.wait_idle()
     subjects = [m.subject for m in mail.outbox]
     assert any("is now Auto-disabled" in s and "quota exhausted" in m.body
                for s, m in zip(subjects, mail.outbox, strict=True))
@@ -178,7 +179,7 @@ def test_a_cooling_entry_runs_out_even_if_no_retest_ever_happens():
                            time.time() - 1)
     health._put_local(1, "", entry)
     assert not health.is_cooling(1, "m")
-    assert health.due_for_retest() == ([] if cachebus.redis_client() else [entry])
+    assert health.due_for_retest() == ([] if shared_client() else [entry])
 
 
 def test_failed_retests_double_the_pause_up_to_the_maximum(settings):
@@ -205,7 +206,7 @@ async def test_cooling_is_shared_through_redis_and_bumps_the_routing_version():
 async def test_the_listener_picks_up_cooling_started_elsewhere():
     channel = await sync_to_async(make_channel)("pushed")
     health.is_cooling(channel.pk, "x")  # starts this process's listener
-    client = cachebus.redis_client()
+    client = shared_client()
     entry = health._new_entry(channel.pk, "", "set by another process", 1)
     from dataclasses import asdict
 
@@ -236,7 +237,7 @@ async def test_successes_reach_redis_in_one_batch_about_a_second_later():
     channel = await sync_to_async(make_channel)("batched")
     for _ in range(50):
         await health.report(channel.pk, None, "gpt-4o-mini", ok=True)
-    client = cachebus.redis_client()
+    client = shared_client()
     key = health.window_key(channel.pk, "gpt-4o-mini")
     assert not client.exists(key)  # no round trip per success
     deadline = time.monotonic() + health.SUCCESS_FLUSH_SECONDS + 2
@@ -255,5 +256,5 @@ async def test_a_failure_is_judged_with_the_successes_not_yet_flushed():
         await health.report(channel.pk, None, "good", ok=True)
     await fail(channel.pk, "bad", 4, status=502)  # 4 of 10 on the channel: under 50 %
     assert health.is_cooling(channel.pk, "bad") and not health.is_cooling(channel.pk, "good")
-    counts = cachebus.redis_client().hgetall(health.window_key(channel.pk, ""))
+    counts = shared_client().hgetall(health.window_key(channel.pk, ""))
     assert sum(int(v) for f, v in counts.items() if f.endswith(b":n")) == 10

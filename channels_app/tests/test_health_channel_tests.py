@@ -5,10 +5,11 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Log, LogType, Option
-from channels_app import health, jobs, services
+from channels_app import health, services
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
+from core import executor
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
 
@@ -21,7 +22,7 @@ def _fresh(settings):
     settings.NOTIFY_WEBHOOK_URL = ""
     reset_health()
     yield
-    jobs.wait_idle()
+    executor.wait_idle()
     health.clear()
 
 
@@ -179,7 +180,7 @@ def test_a_balance_under_the_threshold_warns_the_operator_once(deepseek, setting
                            balance_threshold=Decimal("20"))
     services.refresh_balance(channel)
     services.refresh_balance(channel)
-    jobs.wait_idle()
+    executor.wait_idle()
     warnings = [m for m in mailoutbox if "balance is low" in m.subject]
     assert len(warnings) == 1 and "12.5000 USD left" in warnings[0].body
 

@@ -9,12 +9,14 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels_app import health, jobs, tasks
+from channels_app import health, tasks
 from channels_app.models import ChannelStatus
 from channels_app.schedules import load_jobs, sync_schedules
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
-from oneproxy.schedule import PeriodicJob
+from core import executor
+from core.redis import shared_client
+from core.schedule import PeriodicJob
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread
 
@@ -26,7 +28,7 @@ def _fresh(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True  # embedded mode, whatever REDIS_URL says
     reset_health()
     yield
-    jobs.wait_idle()
+    executor.wait_idle()
     health.clear()
 
 
@@ -58,7 +60,7 @@ def counting():
 
 
 def test_every_job_of_the_issue_is_registered_for_beat_and_the_embedded_scheduler():
-    from oneproxy.schedule import PERIODIC_JOBS
+    from core.schedule import PERIODIC_JOBS
 
     # App loading alone registers them: the embedded scheduler never runs Celery's
     # autodiscovery.
@@ -90,7 +92,7 @@ class SleepyTask:
 
 def test_fan_out_runs_every_task_but_never_more_than_the_limit_at_once():
     task = SleepyTask()
-    assert jobs.fan_out(task, [(0.05,)] * 7, limit=3) == 7
+    assert executor.fan_out(task, [(0.05,)] * 7, limit=3) == 7
     assert (task.runs, task.peak) == (7, 3)
 
 
@@ -131,7 +133,7 @@ def test_a_retest_that_passes_ends_cooling_and_one_that_fails_doubles_the_pause(
         entry = health.start_cooling(channel.pk, "", "errors")
         health._put_local(channel.pk, "", health.Cooling(
             channel.pk, "", "errors", entry.since - 61, entry.since - 1, entry.expires, 1))
-        if health.cachebus.redis_client():
+        if shared_client():
             health._write(channel.pk, "", health._cooling[(channel.pk, "")])
     assert tasks.retest_cooling.run() == 2
     assert not health.is_cooling(good.pk, "gpt-4o-mini")

@@ -22,7 +22,7 @@ from channels_app.models import ChannelStatus
 from channels_app.schedules import sync_schedules
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
-from oneproxy.schedule import PERIODIC_JOBS
+from core.schedule import PERIODIC_JOBS
 
 pytestmark = [
     pytest.mark.redis,

@@ -10,12 +10,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
 from billing import roles
+from core.roles import is_operator
 
 PASSWORD_FIELDS = {"password", "current_password"}
 
 
 def is_staff(user) -> bool:
-    return roles.is_operator(user)
+    return is_operator(user)
 
 
 class IsStaff(permissions.BasePermission):

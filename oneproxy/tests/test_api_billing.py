@@ -6,7 +6,7 @@ from billing.models import Group, Log, LogType, Price, Redemption, Token, User, 
 from billing.models.tokens import hash_key
 from billing.services import create_token, generate_redemptions
 from conftest import make_user
-from oneproxy import cachebus
+from core import cachebus
 
 from .api_fixtures import client_for
 

@@ -4,7 +4,7 @@ import pytest
 
 from channels_app.models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 from conftest import make_channel
-from oneproxy import cachebus
+from core import cachebus
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,10 @@ import datetime
 
 import pytest
 
-from billing import options
 from billing.models import DailyUsage, Log, LogType
 from billing.services import create_token
 from conftest import make_channel, make_user
+from core import options
 
 pytestmark = pytest.mark.django_db
 

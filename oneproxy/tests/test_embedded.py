@@ -1,8 +1,8 @@
 import pytest
 
-from oneproxy import lifecycle
+from core import lifecycle
+from core.schedule import PeriodicJob
 from oneproxy.embedded import EmbeddedScheduler
-from oneproxy.schedule import PeriodicJob
 
 CALLS = []
 

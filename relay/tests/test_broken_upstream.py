@@ -37,8 +37,8 @@ GENERIC = "The upstream returned an invalid response (HTTP {status})."
 def _forget_thresholds():
     """The strict health thresholds set by `world` must not outlive the test (they are
     cached in-process for a few seconds)."""
-    from billing import options
     from channels_app import health
+    from core import options
 
     yield
     health._thresholds, options._snapshot = None, None
@@ -49,9 +49,9 @@ def world(url: str, bad_key: str, *, good: bool = False, type: str = "openai",
     """A priced model served by a broken channel (and a healthy lower one if `good`).
     One failure in a window cools a channel, so cooling shows the failure was counted.
     Returns (bad channel, user, token, key)."""
-    from billing import options
     from billing.models import Option
     from channels_app import health
+    from core import options
 
     for name, value in (("auto_disable_min_requests", 1), ("auto_disable_error_rate", 0.5)):
         Option.objects.update_or_create(key=name, defaults={"value": value})

@@ -9,9 +9,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-import redis
 from django.conf import settings
 
+from core.redis import shared_client
 from oneproxy.tests.served import Served, run
 
 pytestmark = pytest.mark.redis
@@ -72,5 +72,5 @@ def test_a_change_whose_message_was_lost_is_seen_within_the_check_interval(serve
                            ".update(status=TokenStatus.DISABLED)")
     run(["-c", code], env)
     assert _status(port, key) == 200  # nothing told this process yet
-    redis.Redis.from_url(settings.REDIS_URL).incr("oneproxy:v:auth")
+    shared_client().incr("oneproxy:v:auth")
     assert _seconds_until_refused(port, key) <= CHECK_MS / 1000 + 0.2

@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
+from core.redis import shared_client
 from relay import throttle
 from relay.snapshot import Principal
 from relay.tests.helpers import (
@@ -126,10 +127,8 @@ def held_slots(token_id: int) -> int:
     backend = throttle._backend()
     if isinstance(backend, throttle.MemoryCounters):
         return len(backend.slots.get(token_id, ()))
-    import redis
-    from django.conf import settings
 
-    return redis.Redis.from_url(settings.REDIS_URL).zcard(throttle._slots_key(token_id))
+    return shared_client().zcard(throttle._slots_key(token_id))
 
 
 def concurrency_world(url: str, limit: int, **fields) -> tuple[int, str]:

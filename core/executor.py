@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import close_old_connections
 
-from oneproxy import cachebus
+from core.backend import tasks_in_process
+from core.redis import shared_client
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def run_here(task, *args, own_thread: bool = True):
 
 def submit(task, *args) -> None:
     """Run `task(*args)` in the background, never in the caller's thread."""
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not tasks_in_process():
         task.delay(*args)
         return
     future = _background().submit(run_here, task, *args)
@@ -69,7 +69,7 @@ def fan_out(task, arg_lists: list[tuple], limit: int) -> int:
     tasks.test_channel_task); in embedded mode a pool of `limit` threads runs them and
     this call returns when all have finished.
     """
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not tasks_in_process():
         for args in arg_lists:
             task.delay(*args)
         return len(arg_lists)
@@ -106,7 +106,7 @@ SLOT_PREFIX = "oneproxy:slots:"
 def slot(name: str, limit: int, lease: float) -> Iterator[bool]:
     """Take one of `limit` slots named `name` across all Celery workers; yields whether
     it got one. Without Redis (embedded) the caller's thread pool is the bound: True."""
-    client = cachebus.redis_client()
+    client = shared_client()
     if client is None:
         yield True
         return
@@ -121,5 +121,5 @@ def slot(name: str, limit: int, lease: float) -> Iterator[bool]:
 
 
 def slots_in_use(name: str) -> int:
-    client = cachebus.redis_client()
+    client = shared_client()
     return 0 if client is None else int(client.zcard(SLOT_PREFIX + name))
