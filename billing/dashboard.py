@@ -1,10 +1,11 @@
-"""Dashboard data: everything comes from the DailyUsage rollups and the channel rows, never
-from a scan of the raw log table. Charts are drawn server-side as SVG, so the page needs no
-JavaScript library and no CDN; this module computes their geometry."""
+"""Dashboard data: everything comes from the DailyUsage rollups, never from a scan of the
+raw log table (channels_app.dashboard adds the channels' health for operators). Charts are
+drawn server-side as SVG, so the page needs no JavaScript library and no CDN; this module
+computes their geometry."""
 
 from datetime import date, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from .display import quota_text
@@ -17,7 +18,7 @@ TOP_N = 10
 
 def build(*, user_id: int | None = None, days: int = 30, today: date | None = None) -> dict:
     """The dashboard for everyone (`user_id=None`, operators) or for one user's own usage.
-    Channel health and top users are only computed for the operator view."""
+    Top users are only computed for the operator view."""
     today = today or timezone.localdate()
     start = today - timedelta(days=days - 1)
     usage = DailyUsage.objects.filter(day__gte=start, day__lte=today)
@@ -35,7 +36,6 @@ def build(*, user_id: int | None = None, days: int = 30, today: date | None = No
     }
     if user_id is None:
         data["top_users"] = bar_list(_top_users(usage), "username")
-        data["channels"] = channel_health(today)
     return data
 
 
@@ -120,32 +120,3 @@ def bar_list(rows: list[dict], label_field: str) -> list[dict]:
         }
         for row in rows
     ]
-
-
-def channel_health(today: date) -> dict:
-    """Channel counts by status and, per channel, yesterday+today's error rate from the
-    rollups and the latency of its last test."""
-    from channels_app.models import Channel, ChannelStatus
-
-    by_status = dict(Channel.objects.values_list("status").annotate(n=Count("pk")))
-    counts = [
-        {"status": status.value, "label": status.label, "n": by_status.get(status.value, 0)}
-        for status in ChannelStatus
-    ]
-    recent = {
-        row["channel_id"]: row
-        for row in DailyUsage.objects.filter(day__gte=today - timedelta(days=1))
-        .values("channel_id")
-        .annotate(requests=Sum("requests"), errors=Sum("errors"))
-    }
-    rows = []
-    for channel in Channel.objects.only("name", "status", "response_ms", "tested_at"):
-        stats = recent.get(channel.pk, {})
-        requests = stats.get("requests") or 0
-        rate = (stats.get("errors") or 0) / requests if requests else 0.0
-        rows.append({
-            "channel": channel, "requests": requests,
-            "error_pct": round(rate * 100, 1), "latency_ms": channel.response_ms,
-        })  # fmt: skip
-    rows.sort(key=lambda row: (-row["error_pct"], -row["requests"]))
-    return {"counts": counts, "rows": rows[:50]}

@@ -50,13 +50,13 @@ class OneProxyAdminSite(admin.AdminSite):
     def dashboard_view(self, request):
         """Usage charts from the daily rollups; operators see everyone, others themselves."""
         from billing import dashboard
+        from channels_app.dashboard import channel_health
 
-        user_id = None if is_operator(request.user) else request.user.pk
-        context = {
-            **self.each_context(request),
-            "title": gettext("Dashboard"),
-            "data": dashboard.build(user_id=user_id),
-        }
+        operator = is_operator(request.user)
+        data = dashboard.build(user_id=None if operator else request.user.pk)
+        if operator:
+            data["channels"] = channel_health(data["end"])
+        context = {**self.each_context(request), "title": gettext("Dashboard"), "data": data}
         return TemplateResponse(request, "admin/dashboard.html", context)
 
     def account_view(self, request):
