@@ -26,11 +26,13 @@ class SyncReport:
 
 
 def load_jobs() -> list:
-    """Import every app's tasks/jobs module (they register their periodic jobs)."""
-    from core import schedule
-    from oneproxy.celery import app
+    """Import every app's tasks/jobs module (they register their periodic jobs), as the
+    Celery app's autodiscovery does, without importing the Celery app above us."""
+    from django.utils.module_loading import autodiscover_modules
 
-    app.loader.import_default_modules()
+    from core import schedule
+
+    autodiscover_modules("tasks", "jobs")
     return list(schedule.PERIODIC_JOBS)
 
 
