@@ -8,4 +8,4 @@ test:  ## create .venv if needed and run the whole test suite
 	./scripts/test.sh
 
 lint:
-	./scripts/bootstrap.sh dev && .venv/bin/ruff check .
+	./scripts/bootstrap.sh dev && .venv/bin/ruff check . && .venv/bin/lint-imports
