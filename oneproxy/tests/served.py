@@ -203,14 +203,21 @@ from billing.models import Group, Price, User
 from billing.services import create_token
 from channels_app.models import Channel, ChannelKey
 group = Group.objects.get_or_create(name="default")[0]
-Price.objects.update_or_create(model="gpt-4o-mini", defaults={"input_price": Decimal("1")})
+Price.objects.update_or_create(model="{model}", defaults={"input_price": Decimal("1")})
 channel = Channel.objects.create(type="openai", name="fake", base_url="{upstream}",
-                                 model_names=["gpt-4o-mini"])
+                                 model_names=["{model}"])
 ChannelKey.objects.create(channel=channel, key="sk-upstream-test-key")
 channel.groups.set([group])
 user = User.objects.create_user("served", password="x" * 20, quota=10**9, group=group)
 print(create_token(user, "t", unlimited_quota=True)[1])
 """
+
+
+def seed(env: dict, upstream: str, model: str = "gpt-4o-mini") -> str:
+    """Seed the server's database with a priced `model` on one channel at `upstream` and a
+    user with quota; returns that user's new key."""
+    script = SETUP.replace("{upstream}", upstream).replace("{model}", model)
+    return run(["-c", script], env).stdout.strip().splitlines()[-1]
 
 
 class Served:
@@ -226,8 +233,7 @@ class Served:
 
     def __enter__(self) -> Served:
         run(["manage.py", "migrate", "-v0"], self.env)
-        self.key = run(["-c", SETUP.replace("{upstream}", self.upstream)],
-                       self.env).stdout.strip().splitlines()[-1]
+        self.key = seed(self.env, self.upstream)
         log = open(self.data_dir / "server.log", "wb")  # noqa: SIM115 (the server's)
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(self.port), "--host",

@@ -13,23 +13,7 @@ import threading
 import time
 import urllib.request
 
-from oneproxy.tests.served import ROOT, free_port, run, server_env, wait_until_up
-
-SETUP = """
-import django; django.setup()
-from decimal import Decimal
-from billing.models import Group, Price, User
-from billing.services import create_token
-from channels_app.models import Channel, ChannelKey
-group = Group.objects.get_or_create(name="default")[0]
-Price.objects.update_or_create(model="slow-model", defaults={"input_price": Decimal("1")})
-channel = Channel.objects.create(type="openai", name="fake", base_url="{upstream}",
-                                 model_names=["slow-model"])
-ChannelKey.objects.create(channel=channel, key="sk-upstream-test-key")
-channel.groups.set([group])
-user = User.objects.create_user("shutdown", password="x" * 20, quota=10**9, group=group)
-print(create_token(user, "t", unlimited_quota=True)[1])
-"""
+from oneproxy.tests.served import ROOT, free_port, run, seed, server_env, wait_until_up
 
 
 def _chat(port: int, key: str, result: dict) -> None:
@@ -48,8 +32,7 @@ def _chat(port: int, key: str, result: dict) -> None:
 def test_sigterm_finishes_the_request_in_flight_and_flushes_its_usage(tmp_path, fake_openai):
     env = server_env(tmp_path, GRACEFUL_TIMEOUT="20")
     run(["manage.py", "migrate", "-v0"], env)
-    setup = run(["-c", SETUP.replace("{upstream}", fake_openai.url)], env)
-    key = setup.stdout.strip().splitlines()[-1]
+    key = seed(env, fake_openai.url, model="slow-model")
     fake_openai.variant, fake_openai.delay = "slow_first_byte", 2.0
     port = free_port()
     proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port),
