@@ -56,5 +56,5 @@ def test_sigterm_finishes_the_request_in_flight_and_flushes_its_usage(tmp_path, 
     database = sqlite3.connect(tmp_path / "oneproxy.sqlite3")
     (rows,) = database.execute("SELECT count(*) FROM billing_log WHERE type='consume'").fetchone()
     (used,) = database.execute(
-        "SELECT used_quota FROM billing_user WHERE username='shutdown'").fetchone()
+        "SELECT used_quota FROM billing_user WHERE username='served'").fetchone()
     assert rows == 1 and used > 0  # the shutdown flush wrote the usage held in memory
