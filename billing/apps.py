@@ -10,9 +10,9 @@ class BillingConfig(AppConfig):
         from core import lifecycle
         from core import options as runtime_options
 
-        # signals: cache invalidation on every change; tasks: the periodic quota flush;
-        # jobs: housekeeping (rollups, retention, token upkeep)
-        from . import jobs, options, signals, tasks  # noqa: F401
+        # signals: cache invalidation on every change; tasks: the periodic quota flush
+        # and housekeeping (rollups, retention, token upkeep), registered in core.schedule
+        from . import options, signals, tasks  # noqa: F401
         from .quota import hooks
 
         # Quota: live balances dropped on edits and top-ups, a flush on shutdown.

@@ -26,7 +26,7 @@ class SyncReport:
 
 
 def load_jobs() -> list:
-    """Import every app's tasks/jobs module (they register their periodic jobs)."""
+    """Import every app's tasks module (they register their periodic jobs)."""
     from core import schedule
     from oneproxy.celery import app
 

@@ -13,9 +13,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection
 
 from billing import quota
-from billing.jobs import release_stale_reservations
 from billing.models import Log
 from billing.quota import get_backend
+from billing.tasks import release_stale_reservations
 from billing.tests.quota_helpers import funded, spawn, stop, totals
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
