@@ -1,4 +1,11 @@
-"""Shared fixtures: clean caches per test, Redis availability, personas and factories."""
+"""Shared fixtures: clean caches per test, Redis availability, personas and the one set
+of factories (make_group, make_user, make_token, make_channel, make_price): every app's
+tests import them from here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import SyncToAsync
@@ -75,17 +82,60 @@ def default_group(db):
     return Group.objects.get_or_create(name="default")[0]
 
 
-def make_user(username="alice", *, quota=0, group=None, **fields):
-    from billing.models import Group, User
+# --- Factories: plain functions that create real rows -----------------------------------
+# The first argument names the row; everything else is a keyword with a default that
+# serves a request: a user with quota, a token with quota, a channel with an enabled key.
+def make_group(name: str = "default", *, ratio: str | None = None):
+    """The group `name`; given a `ratio`, it is set (created or updated) to it."""
+    from billing.models import Group
 
-    group = group or Group.objects.get_or_create(name="default")[0]
-    return User.objects.create_user(
-        username=username,
-        password="pw-" + username + "-0123456789",
-        quota=quota,
-        group=group,
-        **fields,
-    )
+    if ratio is None:
+        return Group.objects.get_or_create(name=name)[0]
+    return Group.objects.update_or_create(name=name, defaults={"ratio": Decimal(ratio)})[0]
+
+
+def make_user(username: str = "alice", *, quota: int = 5_000_000, group="default", **fields):
+    """A user with $10 of quota in `group` (a Group or a group name); the password is
+    `pw-<username>-0123456789`."""
+    from billing.models import User
+
+    group = group if not isinstance(group, str) else make_group(group)
+    return User.objects.create_user(username=username,
+                                    password=f"pw-{username}-0123456789",
+                                    quota=quota, group=group, **fields)
+
+
+def make_token(user, *, name: str = "app", remain_quota: int = 1_000_000, **fields):
+    """A relay token of `user` through billing's service: returns (token, full key)."""
+    from billing.services import create_token
+
+    return create_token(user, name, remain_quota=remain_quota, **fields)
+
+
+def make_channel(name: str = "ch", *, base_url: str = "", type: str = "openai",
+                 models: Iterable[str] = ("gpt-4o-mini",), groups: Iterable = ("default",),
+                 keys: int | Sequence[str] = 1, **fields):
+    """An enabled channel at `base_url` (empty: the provider's default) serving `models`
+    to `groups` (Groups or names). `keys` is how many enabled keys to generate
+    (`sk-upstream-<name>-0000-secret`...) or the list of key strings."""
+    from channels_app.models import Channel, ChannelKey
+
+    channel = Channel.objects.create(type=type, name=name, base_url=base_url,
+                                     model_names=list(models), **fields)
+    if isinstance(keys, int):
+        keys = [f"sk-upstream-{name}-{index:04d}-secret" for index in range(keys)]
+    for key in keys:
+        ChannelKey.objects.create(channel=channel, key=key)
+    channel.groups.set([g if not isinstance(g, str) else make_group(g) for g in groups])
+    return channel
+
+
+def make_price(model: str = "gpt-4o-mini", *, input: str = "1", output: str = "2", **fields):
+    """The price row of `model` (created or updated), in USD per million tokens."""
+    from billing.models import Price
+
+    defaults = {"input_price": Decimal(input), "output_price": Decimal(output), **fields}
+    return Price.objects.update_or_create(model=model, defaults=defaults)[0]
 
 
 @pytest.fixture
@@ -124,7 +174,7 @@ def operator_user(db):
     """An admin (not root): manages everything except other admins."""
     from billing.models import UserRole
 
-    return make_user("operator", role=UserRole.ADMIN)
+    return make_user("operator", quota=0, role=UserRole.ADMIN)
 
 
 @pytest.fixture
@@ -144,20 +194,6 @@ def member_client(client, rich_user):
     """A self-service user (not staff) logged into the admin."""
     client.force_login(rich_user)
     return client
-
-
-def make_channel(
-    name="ch", *, type="openai", models=("gpt-4o-mini",), groups=None, keys=1, **fields
-):
-    """A channel with `keys` enabled keys, in `groups` (default: the default group)."""
-    from billing.models import Group
-    from channels_app.models import Channel, ChannelKey
-
-    channel = Channel.objects.create(type=type, name=name, model_names=list(models), **fields)
-    for index in range(keys):
-        ChannelKey.objects.create(channel=channel, key=f"sk-upstream-{name}-{index:04d}-secret")
-    channel.groups.set(groups or [Group.objects.get_or_create(name="default")[0]])
-    return channel
 
 
 @pytest.fixture(autouse=True)

@@ -10,13 +10,13 @@ class BillingConfig(AppConfig):
         from core import lifecycle
         from core import options as runtime_options
 
-        # signals: cache invalidation on every change; tasks: the periodic quota flush;
-        # jobs: housekeeping (rollups, retention, token upkeep)
-        from . import jobs, options, signals, tasks  # noqa: F401
+        # signals: cache invalidation on every change; tasks: the periodic quota flush
+        # and housekeeping (rollups, retention, token upkeep), registered in core.schedule
+        from . import option_specs, signals, tasks  # noqa: F401
         from .quota import hooks
 
         # Quota: live balances dropped on edits and top-ups, a flush on shutdown.
         hooks.connect()
         lifecycle.on_shutdown(tasks.flush_on_shutdown)
         # Runtime options: core.options reads them through billing's loader.
-        runtime_options.register_loader(options.load_all)
+        runtime_options.register_loader(option_specs.load_all)

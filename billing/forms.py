@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import token_policy
 from .models import QUOTA_MAX, Token, User
-from .options import OPTION_SPECS, coerce
+from .option_specs import OPTION_SPECS, coerce
 
 _SEPARATORS = re.compile(r"[,\n\r]+")
 
@@ -177,7 +177,7 @@ class RedeemForm(forms.Form):
 
 
 class OptionsForm(forms.Form):
-    """One typed field per known runtime option (billing/options.py), not raw JSON."""
+    """One typed field per known runtime option (billing/option_specs.py), not raw JSON."""
 
     _FIELDS = {bool: forms.BooleanField, int: forms.IntegerField, float: forms.FloatField}
 

@@ -142,7 +142,7 @@ def record_health_event(entry, *, started: bool) -> None:
 # ---- tests --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ChannelTestResult:
-    """Outcome of one channel test. `keys` holds one probe.KeyTestResult per tested key;
+    """Outcome of one channel test. `keys` holds one upstream.KeyTestResult per tested key;
     `response_ms` is the fastest passing key's (or the slowest failure's) latency."""
 
     channel_id: int
@@ -174,14 +174,14 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     """
     from core import options
 
-    from . import health, probe
+    from . import health, upstream
 
     model = model or channel.test_model or next(iter(channel.model_names or []), "")
     if not model:
         raise ChannelError(f"channel {channel.name} lists no model to test")
     keys = list(channel.keys.exclude(status=KeyStatus.DISABLED))
     specs = [(key.pk, channel_spec(channel, key)) for key in keys]
-    results = probe.run(probe.probe_keys(specs, model, options.get("test_prompt")))
+    results = upstream.run(upstream.probe_keys(specs, model, options.get("test_prompt")))
     _record_key_results(keys, results)
     outcome = _summarise(channel, model, results)
     Channel.objects.filter(pk=channel.pk).update(tested_at=timezone.now(),
@@ -260,13 +260,13 @@ def refresh_balance(channel: Channel) -> Decimal | None:
     balance_threshold writes a log row and warns the operator once."""
     from providers.errors import RelayError
 
-    from . import probe
+    from . import upstream
 
     key = channel.keys.exclude(status=KeyStatus.DISABLED).first()
     if key is None:
         raise ChannelError(f"channel {channel.name} has no usable key")
     try:
-        balance = probe.run(probe.fetch_balance(channel_spec(channel, key)))
+        balance = upstream.run(upstream.fetch_balance(channel_spec(channel, key)))
     except RelayError as exc:
         raise ChannelError(f"balance of channel {channel.name}: {exc.message}") from exc
     if balance is None:

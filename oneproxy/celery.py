@@ -10,5 +10,3 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneproxy.settings")
 app = Celery("oneproxy")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Housekeeping jobs live in <app>/jobs.py so billing/tasks.py stays about the flush.
-app.autodiscover_tasks(related_name="jobs")

@@ -299,7 +299,7 @@ CHANNEL_TEST_TIMEOUT = env.float("CHANNEL_TEST_TIMEOUT", default=30.0)
 # Token expiry/exhaustion and daily usage rollups (seconds); log retention runs hourly.
 HOUSEKEEPING_INTERVAL = env.int("HOUSEKEEPING_INTERVAL", default=300)
 # A pre-charge not settled after this many seconds belongs to a process that died; it is
-# given back (billing.jobs.release_stale_reservations). Keep it above the longest request.
+# given back (billing.tasks.release_stale_reservations). Keep it above the longest request.
 QUOTA_RESERVATION_TTL = env.int("QUOTA_RESERVATION_TTL", default=1800)
 LOG_RETENTION_INTERVAL = env.int("LOG_RETENTION_INTERVAL", default=3600)
 LOG_RETENTION_BATCH = env.int("LOG_RETENTION_BATCH", default=5000)

@@ -3,11 +3,11 @@ from django.urls import include, path
 
 from relay.metrics import metrics_view
 
-from . import health
+from . import probes
 
 urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language for the admin switch
     path("admin/", admin.site.urls),
     path("api/", include("oneproxy.api.urls")),

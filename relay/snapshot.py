@@ -316,9 +316,9 @@ def load_prices() -> dict[str, PriceSpec]:
 
 
 def load_options() -> dict[str, Any]:
-    from billing import options
+    from billing import option_specs
 
-    return options.load_all()
+    return option_specs.load_all()
 
 
 class _BumpListener:

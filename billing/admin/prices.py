@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import options
+from .. import option_specs
 from ..forms import OptionsForm
 from ..models import Option, Price
 from .base import OperatorAdmin
@@ -58,9 +58,9 @@ class OptionAdmin(OperatorAdmin):
     def changelist_view(self, request, extra_context=None):
         if not self.has_change_permission(request):
             return redirect("admin:index")
-        form = OptionsForm(request.POST or None, values=options.load_all())
+        form = OptionsForm(request.POST or None, values=option_specs.load_all())
         if request.method == "POST" and form.is_valid():
-            current = options.load_all()
+            current = option_specs.load_all()
             for key, value in form.cleaned_data.items():
                 if value != current.get(key):
                     Option.objects.update_or_create(key=key, defaults={"value": value})

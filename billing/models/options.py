@@ -1,7 +1,7 @@
 """Runtime options editable in the admin (retry count, auto-disable rules, ...).
 
 Values are JSON; the list of known options with their types and defaults lives in
-billing/options.py, which also caches them so the relay never reads this table per request.
+billing/option_specs.py, which also caches them so the relay never reads this table per request.
 """
 
 from django.db import models

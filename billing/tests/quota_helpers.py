@@ -1,4 +1,5 @@
-"""Shared fixtures and factories for the quota, flush and exactness tests."""
+"""Shared fixtures and helpers for the quota, flush and exactness tests (the factories
+are the root conftest's)."""
 
 import os
 import signal
@@ -12,9 +13,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from billing import quota
-from billing.models import Token
-from billing.services import create_token
-from conftest import make_user
+from conftest import make_token, make_user
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -27,14 +26,11 @@ def backend(request, settings):
     quota.reset_memory_backend()
 
 
-def make_token(user, name="t", *, remain=0, unlimited=False) -> Token:
-    token, _key = create_token(user, name, remain_quota=remain, unlimited_quota=unlimited)
-    return token
-
-
 def funded(username="alice", *, user_quota=1000, token_quota=1000, unlimited=False):
     user = make_user(username, quota=user_quota)
-    return user, make_token(user, username + "-key", remain=token_quota, unlimited=unlimited)
+    token, _key = make_token(user, name=username + "-key", remain_quota=token_quota,
+                             unlimited_quota=unlimited)
+    return user, token
 
 
 def use(token, user, *, reserve=100, actual=60, channel_id=None, fail=False, unlimited=False):

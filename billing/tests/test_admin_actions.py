@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from billing.models import Log, LogType, Option, Price, Redemption, Token, TokenStatus, User
 from billing.models.tokens import hash_key
-from billing.options import load_all
+from billing.option_specs import load_all
 from conftest import make_user
 
 

@@ -12,8 +12,8 @@ from django.db.models import Count, Sum
 
 from billing import quota
 from billing.models import Log, LogType, Token, User
-from billing.tests.quota_helpers import backend, make_token  # noqa: F401
-from conftest import make_user
+from billing.tests.quota_helpers import backend  # noqa: F401
+from conftest import make_token, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 REQUESTS = 500
@@ -24,9 +24,9 @@ def accounts():
     some charges are clamped at zero."""
     alice, bob = make_user("alice", quota=40_000), make_user("bob", quota=15_000)
     tokens = [
-        make_token(alice, "a1", remain=25_000),
-        make_token(alice, "a2", remain=0, unlimited=True),
-        make_token(bob, "b1", remain=12_000),
+        make_token(alice, name="a1", remain_quota=25_000)[0],
+        make_token(alice, name="a2", remain_quota=0, unlimited_quota=True)[0],
+        make_token(bob, name="b1", remain_quota=12_000)[0],
     ]
     return {alice.pk: 40_000, bob.pk: 15_000}, {t.pk: (t.user_id, t.remain_quota) for t in tokens}
 

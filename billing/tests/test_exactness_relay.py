@@ -13,14 +13,8 @@ from django.db.models import Sum
 from billing import quota
 from billing.models import Log, Token, User
 from billing.tests.quota_helpers import backend  # noqa: F401
-from relay.tests.helpers import (
-    asgi_post,
-    make_channel,
-    make_price,
-    make_token,
-    make_user,
-    post,
-)
+from conftest import make_channel, make_price, make_token, make_user
+from relay.tests.helpers import asgi_post, post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 URL = "/v1/chat/completions"
@@ -30,13 +24,13 @@ MODELS = ("gpt-4o-mini", "variant-500", "variant-400")
 def world(url: str):
     for model in MODELS:
         make_price(model, input="10", output="20")  # ~65 quota a request
-    make_channel(url, models=MODELS)
+    make_channel(base_url=url, models=MODELS)
     # a1 and b1 run dry partway through; a2 (unlimited) draws on alice's balance only.
     alice, bob = make_user("alice", quota=60_000), make_user("bob", quota=8_000)
     keys = [
-        make_token(alice, "a1", remain_quota=6_000)[1],
-        make_token(alice, "a2", remain_quota=0, unlimited_quota=True)[1],
-        make_token(bob, "b1", remain_quota=7_000)[1],
+        make_token(alice, name="a1", remain_quota=6_000)[1],
+        make_token(alice, name="a2", remain_quota=0, unlimited_quota=True)[1],
+        make_token(bob, name="b1", remain_quota=7_000)[1],
     ]
     return {alice.pk: 60_000, bob.pk: 8_000}, keys
 

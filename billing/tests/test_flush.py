@@ -12,20 +12,16 @@ from django.db import DatabaseError, connections
 from billing import buffer, quota
 from billing.models import FlushBatch, Log, Token, TokenStatus, User
 from billing.tests.quota_helpers import backend, funded, totals, use  # noqa: F401
-from channels_app.models import Channel
+from conftest import make_channel
 from core import schedule
 from oneproxy.embedded import EmbeddedScheduler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backend")]
 
 
-def make_channel() -> Channel:
-    return Channel.objects.create(type="openai", name="up", model_names=["gpt"])
-
-
 def test_a_flush_moves_counters_and_rows_to_the_database_once():
     user, token = funded(user_quota=1000, token_quota=500)
-    channel = make_channel()
+    channel = make_channel("up", models=["gpt"], groups=[], keys=0)
     use(token, user, channel_id=channel.pk)
     use(token, user, actual=80, channel_id=channel.pk)
     use(token, user, fail=True)

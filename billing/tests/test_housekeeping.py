@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from billing import housekeeping, jobs
+from billing import housekeeping, tasks
 from billing.models import DailyUsage, Log, LogType, Option, TokenStatus
 from billing.services import create_token
 from conftest import make_channel
@@ -107,9 +107,9 @@ def test_the_retention_job_rolls_up_first_so_old_usage_is_never_lost(usage, sett
     settings.LOG_RETENTION_DAYS = 30
     user, token, channel = usage
     consume(user, token, channel, age_days=40)
-    jobs.purge_old_logs.run()  # first run: only remembers the newest log
+    tasks.purge_old_logs.run()  # first run: only remembers the newest log
     assert Log.objects.count() == 1
-    jobs.purge_old_logs.run()
+    tasks.purge_old_logs.run()
     assert Log.objects.count() == 0
     assert DailyUsage.objects.get().requests == 1
 
@@ -143,7 +143,7 @@ def test_tokens_past_their_expiry_are_marked_expired(rich_user):
 def test_empty_tokens_are_exhausted_and_refilled_ones_come_back(rich_user):
     empty, _ = create_token(rich_user, "empty", remain_quota=0)
     unlimited, _ = create_token(rich_user, "free", remain_quota=0, unlimited_quota=True)
-    assert jobs.token_upkeep.run() == {"expired": 0, "exhausted": 1, "restored": 0}
+    assert tasks.token_upkeep.run() == {"expired": 0, "exhausted": 1, "restored": 0}
     empty.refresh_from_db()
     unlimited.refresh_from_db()
     assert (empty.status, unlimited.status) == (TokenStatus.EXHAUSTED, TokenStatus.ENABLED)
@@ -162,3 +162,40 @@ def test_token_changes_invalidate_the_auth_cache(rich_user, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=True):
         housekeeping.mark_exhausted_tokens()
     assert cachebus.versions("auth")[0] > before
+
+
+
+def test_every_billing_job_names_its_task_by_the_path_the_embedded_scheduler_imports():
+    import importlib.util
+
+    from django.utils.module_loading import import_string
+
+    from core.schedule import PERIODIC_JOBS
+    from oneproxy.celery import app
+
+    jobs = [job for job in PERIODIC_JOBS if job.task.startswith("billing.")]
+    assert {job.name for job in jobs} == {"billing-flush-usage", "usage-rollup", "token-upkeep",
+                                          "stale-reservations", "log-retention"}
+    for job in jobs:
+        assert job.task.startswith("billing.tasks.")
+        assert import_string(job.task).name == app.tasks[job.task].name == job.task
+    assert importlib.util.find_spec("billing.jobs") is None
+
+
+def test_the_migration_points_beat_rows_of_the_old_jobs_module_at_billing_tasks():
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    migration = import_module("billing.migrations.0010_housekeeping_task_names")
+    every = IntervalSchedule.objects.create(every=7, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="usage-rollup", task="billing.jobs.roll_up_usage",
+                                interval=every)
+    PeriodicTask.objects.create(name="mine", task="myapp.tasks.other", interval=every)
+    migration.forwards(apps, None)
+    tasks_by_name = dict(PeriodicTask.objects.values_list("name", "task"))
+    assert tasks_by_name["usage-rollup"] == "billing.tasks.roll_up_usage"
+    assert tasks_by_name["mine"] == "myapp.tasks.other"
+    migration.backwards(apps, None)
+    assert PeriodicTask.objects.get(name="usage-rollup").task == "billing.jobs.roll_up_usage"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing import options as billing_options
+from billing import option_specs
 from billing.models import Option
 from core import cachebus, options
 
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_billing_registers_its_loader_when_the_app_is_ready():
-    assert options._loader is billing_options.load_all
+    assert options._loader is option_specs.load_all
 
 
 def test_values_have_the_type_of_their_option():

@@ -13,9 +13,9 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection
 
 from billing import quota
-from billing.jobs import release_stale_reservations
 from billing.models import Log
 from billing.quota import get_backend
+from billing.tasks import release_stale_reservations
 from billing.tests.quota_helpers import funded, spawn, stop, totals
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
@@ -111,10 +111,10 @@ def test_a_web_worker_killed_mid_request_leaves_no_quota_behind(fake_openai):
 
 
 def _slow_world(fake_openai):
-    from relay.tests.helpers import make_channel, make_price, make_token, make_user
+    from conftest import make_channel, make_price, make_token, make_user
 
     make_price()
-    make_channel(fake_openai.url)
+    make_channel(base_url=fake_openai.url)
     user = make_user(quota=1_000_000)
     fake_openai.variant, fake_openai.delay = "slow_first_byte", 30.0
     return user, make_token(user, remain_quota=500_000)[1]

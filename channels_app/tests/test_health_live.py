@@ -7,7 +7,8 @@ from asgiref.sync import sync_to_async
 from billing.models import Option
 from channels_app import health
 from channels_app.tests.test_health import close_sync_thread_connections, reset_health
-from relay.tests.helpers import CHAT, make_channel, make_price, make_token, make_user, post
+from conftest import make_channel, make_price, make_token, make_user
+from relay.tests.helpers import CHAT, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -38,8 +39,8 @@ def world(url):
                        "retry_times": 2}.items():
         Option.objects.update_or_create(key=key, defaults={"value": value})
     make_price()
-    broken = make_channel(url, name="broken", key="variant-500", priority=10)
-    spare = make_channel(url, name="spare", key="sk-spare-good-0001", priority=0)
+    broken = make_channel(base_url=url, name="broken", keys=["variant-500"], priority=10)
+    spare = make_channel(base_url=url, name="spare", keys=["sk-spare-good-0001"], priority=0)
     return broken, spare, make_token(make_user())[1]
 
 

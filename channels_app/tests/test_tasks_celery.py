@@ -19,10 +19,10 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from channels_app import health, services, tasks
 from channels_app.models import ChannelStatus
-from channels_app.schedules import sync_schedules
 from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from core.schedule import PERIODIC_JOBS
+from oneproxy.beat import sync_schedules
 
 pytestmark = [
     pytest.mark.redis,

@@ -1,4 +1,4 @@
-"""Runtime options (billing.options.OPTION_SPECS) as typed values: list, read, set, reset."""
+"""Runtime options (billing.option_specs.OPTION_SPECS) as typed values: list, read, set, reset."""
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -6,7 +6,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
 from billing.models import Option
-from billing.options import OPTION_SPECS, check_range, load_all
+from billing.option_specs import OPTION_SPECS, check_range, load_all
 
 from .base import AUTHENTICATION
 from .permissions import IsStaff

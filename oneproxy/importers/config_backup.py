@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import Group, Option, Price
-from billing.options import OPTION_SPECS
+from billing.option_specs import OPTION_SPECS
 from channels_app.models import Channel
 
 from .report import Report

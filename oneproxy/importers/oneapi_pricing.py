@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from billing.models import Group, Option, Price
 from billing.models.prices import USD_PER_MILLION_AT_RATIO_ONE
-from billing.options import OPTION_SPECS
+from billing.option_specs import OPTION_SPECS
 
 PRICE_PLACES = Decimal("0.000001")
 

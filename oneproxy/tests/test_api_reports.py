@@ -95,7 +95,7 @@ def test_options_list_typed_values_with_defaults(staff_api):
 
 
 def test_the_options_list_is_paginated_like_every_other_list(staff_api):
-    from billing.options import OPTION_SPECS
+    from billing.option_specs import OPTION_SPECS
 
     options, users = staff_api.get("/api/options/"), staff_api.get("/api/users/")
     assert options.status_code == users.status_code == 200

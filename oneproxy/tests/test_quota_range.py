@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from billing.models import QUOTA_MAX, Log, Option, Redemption, Token, User
-from billing.options import load_all
+from billing.option_specs import load_all
 from billing.services import create_token
 from conftest import make_user
 

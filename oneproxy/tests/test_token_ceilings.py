@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from billing.models import Token
 from billing.services import create_token
-from conftest import make_user
-from relay.tests.helpers import CHAT, error_of, make_channel, make_price, post
+from conftest import make_channel, make_price, make_user
+from relay.tests.helpers import CHAT, error_of, post
 
 from .api_fixtures import client_for
 
@@ -241,7 +241,7 @@ async def test_after_a_refused_patch_the_relay_still_refuses_models_outside_the_
     def world():
         make_price()
         make_price("gpt-4o")
-        make_channel(fake_openai.url, models=("gpt-4o-mini", "gpt-4o"))
+        make_channel(base_url=fake_openai.url, models=("gpt-4o-mini", "gpt-4o"))
         root = make_user("root", role="root")
         user = make_user("member", quota=5_000_000)
         token, key = create_token(user, "mine", unlimited_quota=True)

@@ -1,64 +1,22 @@
-"""Factories and assertions shared by the relay tests (plain functions, real rows)."""
+"""Helpers shared by the relay tests: requests, streams, error shapes, flushed logs.
+
+The factories live in the root conftest.py (one set for every app's tests)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import make_channel, make_price, make_token, make_user
+
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}]}
-
-
-def make_group(name: str = "default", ratio: str | None = None):
-    from billing.models import Group
-
-    if ratio is None:
-        return Group.objects.get_or_create(name=name)[0]
-    return Group.objects.update_or_create(name=name, defaults={"ratio": Decimal(ratio)})[0]
-
-
-def make_user(username: str = "alice", *, quota: int = 5_000_000, group: str = "default",
-              **fields):
-    from billing.models import User
-
-    return User.objects.create_user(username=username, password="pw-0123456789-" + username,
-                                    quota=quota, group=make_group(group), **fields)
-
-
-def make_token(user, name: str = "app", **fields) -> tuple[object, str]:
-    from billing.services import create_token
-
-    fields.setdefault("remain_quota", 1_000_000)
-    return create_token(user, name, **fields)
-
-
-def make_channel(url: str, *, name: str = "ch", models=("gpt-4o-mini",), groups=("default",),
-                 type: str = "openai", key: str = "sk-upstream-secret-0001", priority: int = 0,
-                 weight: int = 1, **fields):
-    from channels_app.models import Channel, ChannelKey
-
-    channel = Channel.objects.create(type=type, name=name, base_url=url,
-                                     model_names=list(models), priority=priority,
-                                     weight=weight, **fields)
-    ChannelKey.objects.create(channel=channel, key=key)
-    channel.groups.set([make_group(g) for g in groups])
-    return channel
-
-
-def make_price(model: str = "gpt-4o-mini", input: str = "1", output: str = "2", **fields):
-    from billing.models import Price
-
-    return Price.objects.update_or_create(
-        model=model, defaults={"input_price": Decimal(input), "output_price": Decimal(output),
-                               **fields})[0]
 
 
 def setup_world(url: str, **channel_fields):
     """A priced model, one channel at `url`, a user with quota and a token: (user, key)."""
     make_price()
-    make_channel(url, **channel_fields)
+    make_channel(base_url=url, **channel_fields)
     user = make_user()
     _token, key = make_token(user)
     return user, key

@@ -9,18 +9,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from relay.tests.helpers import (
-    CHAT,
-    error_of,
-    flushed_logs,
-    make_channel,
-    make_group,
-    make_price,
-    make_token,
-    make_user,
-    post,
-    setup_world,
-)
+from conftest import make_channel, make_group, make_price, make_token, make_user
+from relay.tests.helpers import CHAT, error_of, flushed_logs, post, setup_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -65,7 +55,7 @@ async def test_the_key_may_come_in_x_api_key_or_api_key(async_client, world, hea
 ])
 async def test_unusable_tokens_are_refused_with_401(async_client, world, fields, code):
     user, _key = world
-    _token, key = await sync_to_async(make_token)(user, "other", **fields)
+    _token, key = await sync_to_async(make_token)(user, name="other", **fields)
     await refused(async_client, key=key, status=401, code=code)
 
 
@@ -74,7 +64,7 @@ async def test_an_expired_token_is_refused_with_401(async_client, world):
     past = timezone.now() - datetime.timedelta(minutes=1)
 
     def expired():
-        token, key = make_token(user, "old")
+        token, key = make_token(user, name="old")
         type(token).objects.filter(pk=token.pk).update(expires_at=past)
         return key
 
@@ -91,7 +81,7 @@ async def test_a_disabled_user_is_refused_with_403(async_client, world):
 
 async def test_a_model_outside_the_tokens_list_is_refused_with_403(async_client, world):
     user, _key = world
-    _token, key = await sync_to_async(make_token)(user, "narrow", allowed_models=["gpt-4o"])
+    _token, key = await sync_to_async(make_token)(user, name="narrow", allowed_models=["gpt-4o"])
     error = await refused(async_client, key=key, status=403, code="model_not_allowed")
     assert "gpt-4o-mini" in error["message"]
 
@@ -99,16 +89,16 @@ async def test_a_model_outside_the_tokens_list_is_refused_with_403(async_client,
 async def test_a_client_ip_outside_the_tokens_networks_is_refused_with_403(async_client,
                                                                           world):
     user, _key = world
-    _token, key = await sync_to_async(make_token)(user, "lan", subnets=["10.0.0.0/8"])
+    _token, key = await sync_to_async(make_token)(user, name="lan", subnets=["10.0.0.0/8"])
     await refused(async_client, key=key, status=403, code="ip_not_allowed")
-    _token, key = await sync_to_async(make_token)(user, "local", subnets=["127.0.0.0/8"])
+    _token, key = await sync_to_async(make_token)(user, name="local", subnets=["127.0.0.0/8"])
     response = await post(async_client, URL, CHAT, key)  # the test client is 127.0.0.1
     assert response.status_code == 200
 
 
 async def test_not_enough_quota_is_refused_with_403_insufficient_quota(async_client, world):
     user, _key = world
-    _token, key = await sync_to_async(make_token)(user, "poor", remain_quota=1)
+    _token, key = await sync_to_async(make_token)(user, name="poor", remain_quota=1)
     error = await refused(async_client, key=key, status=403, code="insufficient_quota")
     assert "API key" in error["message"]
     assert await flushed_logs() == []  # refused before anything was reserved
@@ -125,7 +115,7 @@ async def test_no_channel_names_the_group_and_model_with_503(async_client, world
 async def test_a_users_503_names_no_other_group_serving_the_model(async_client, fake_openai):
     def world():
         make_price("claude-x")
-        make_channel(fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
+        make_channel(base_url=fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()
@@ -139,7 +129,7 @@ async def test_an_operators_503_says_which_other_groups_serve_the_model(async_cl
                                                                         fake_openai):
     def world():
         make_price("claude-x")
-        make_channel(fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
+        make_channel(base_url=fake_openai.url, name="vip-only", models=["claude-x"], groups=["vip"])
         return make_token(make_user("ops", role="admin"))[1]
 
     key = await sync_to_async(world)()
@@ -152,7 +142,7 @@ async def test_the_503_says_when_the_model_is_served_under_another_name(async_cl
                                                                         fake_openai):
     def world():
         make_price("gpt-4o")
-        make_channel(fake_openai.url, models=["alias"], model_mapping={"alias": "gpt-4o"})
+        make_channel(base_url=fake_openai.url, models=["alias"], model_mapping={"alias": "gpt-4o"})
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()
@@ -164,7 +154,7 @@ async def test_the_503_says_when_the_model_is_served_under_another_name(async_cl
 async def test_a_model_without_a_price_is_refused_unless_a_default_price_is_on(async_client,
                                                                                fake_openai):
     def world():
-        make_channel(fake_openai.url, models=["unpriced"])
+        make_channel(base_url=fake_openai.url, models=["unpriced"])
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()
@@ -184,9 +174,9 @@ async def test_a_model_without_a_price_is_refused_unless_a_default_price_is_on(a
 async def test_only_admins_may_pin_a_channel(async_client, fake_openai):
     def world():
         make_price()
-        pinned = make_channel(fake_openai.url, name="pinned", key="sk-pinned-key-0001",
+        pinned = make_channel(base_url=fake_openai.url, name="pinned", keys=["sk-pinned-key-0001"],
                               priority=-5)
-        make_channel(fake_openai.url, name="main", priority=10)
+        make_channel(base_url=fake_openai.url, name="main", priority=10)
         root = make_user("root", role="root")
         return pinned, make_token(root)[1], make_token(make_user())[1]
 
@@ -252,8 +242,8 @@ async def test_the_wrong_method_is_a_405_in_openai_shape(async_client, world):
 async def test_a_group_ratio_scales_the_charge(async_client, fake_openai):
     def world():
         make_price()
-        make_group("vip", "0.5")
-        make_channel(fake_openai.url, groups=["default", "vip"])
+        make_group("vip", ratio="0.5")
+        make_channel(base_url=fake_openai.url, groups=["default", "vip"])
         return make_token(make_user(group="vip"))[1]
 
     key = await sync_to_async(world)()

@@ -10,14 +10,11 @@ import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import make_channel, make_price, make_token, make_user
 from relay.tests.helpers import (
     CHAT,
     error_of,
     flushed_logs,
-    make_channel,
-    make_price,
-    make_token,
-    make_user,
     post,
     read_stream,
     refresh,
@@ -57,10 +54,10 @@ def world(url: str, bad_key: str, *, good: bool = False, type: str = "openai",
         Option.objects.update_or_create(key=name, defaults={"value": value})
     health._thresholds, options._snapshot = None, None  # as channels_app's health tests do
     make_price(model)
-    bad = make_channel(url, name="broken", key=bad_key, priority=10, type=type,
+    bad = make_channel(base_url=url, name="broken", keys=[bad_key], priority=10, type=type,
                        models=(model,))
     if good:
-        make_channel(url, name="healthy", key=GOOD_KEY, type=type, models=(model,))
+        make_channel(base_url=url, name="healthy", keys=[GOOD_KEY], type=type, models=(model,))
     user = make_user()
     token, key = make_token(user)
     return bad, user, token, key

@@ -31,7 +31,7 @@ async def test_it_relays_a_chat_completion_and_bills_it(async_client, fake_opena
     assert body["choices"][0]["message"]["content"] == "Hello world"
     assert response["X-Request-Id"]
     assert fake_openai.last.body == raw  # forwarded untouched
-    assert fake_openai.last.headers["authorization"] == "Bearer sk-upstream-secret-0001"
+    assert fake_openai.last.headers["authorization"] == "Bearer sk-upstream-ch-0000-secret"
     [log] = await flushed_logs()
     # fake usage: 9 prompt (3 cached) + 2 completion at $1/$2 per 1M -> 15e-6 USD
     assert (log.type, log.prompt_tokens, log.completion_tokens, log.cached_tokens) == \

@@ -8,19 +8,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from conftest import make_channel, make_price, make_token, make_user
 from providers.tests.openapi import assert_matches
-from relay.tests.helpers import (
-    CHAT,
-    error_of,
-    flushed_logs,
-    make_channel,
-    make_price,
-    make_token,
-    make_user,
-    post,
-    read_stream,
-    sse_payloads,
-)
+from relay.tests.helpers import CHAT, error_of, flushed_logs, post, read_stream, sse_payloads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MODELS = ["gpt-4o-mini", "text-embedding-3-small", "gpt-image-1", "tts-1", "whisper-1",
@@ -33,7 +23,7 @@ async def key(fake_openai):
         for model in MODELS:
             make_price(model, per_request_price="0.01" if model in ("gpt-image-1", "whisper-1")
                        else None)
-        make_channel(fake_openai.url, name="oa", models=MODELS, type="custom")
+        make_channel(base_url=fake_openai.url, name="oa", models=MODELS, type="custom")
         return make_token(make_user())[1]
 
     return await sync_to_async(world)()
@@ -126,7 +116,7 @@ async def test_models_lists_only_what_the_token_may_use(async_client, key, fake_
     def narrow():
         from billing.models import User
 
-        return make_token(User.objects.get(), "narrow", allowed_models=["tts-1"])[1]
+        return make_token(User.objects.get(), name="narrow", allowed_models=["tts-1"])[1]
 
     narrow_key = await sync_to_async(narrow)()
     body = orjson.loads((await async_client.get("/v1/models",
@@ -141,7 +131,7 @@ async def test_models_lists_only_what_the_token_may_use(async_client, key, fake_
 async def test_a_claude_channel_answers_in_openai_shape(async_client, fake_anthropic):
     def world():
         make_price("claude-sonnet-4-5")
-        make_channel(fake_anthropic.url, type="anthropic", models=["claude-sonnet-4-5"])
+        make_channel(base_url=fake_anthropic.url, type="anthropic", models=["claude-sonnet-4-5"])
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()

@@ -10,19 +10,10 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db.backends.utils import CursorWrapper
 
+from conftest import make_channel, make_price, make_token, make_user
 from relay.selection import pick_channel
 from relay.snapshot import ChannelRoute, RoutingTable, build_table
-from relay.tests.helpers import (
-    CHAT,
-    error_of,
-    flushed_logs,
-    make_channel,
-    make_price,
-    make_token,
-    make_user,
-    post,
-    setup_world,
-)
+from relay.tests.helpers import CHAT, error_of, flushed_logs, post, setup_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -30,8 +21,8 @@ URL = "/v1/chat/completions"
 
 def two_tiers(url: str, high_key: str, low_key: str = "sk-low-good-0001", **kw):
     make_price()
-    high = make_channel(url, name="high", key=high_key, priority=10)
-    low = make_channel(url, name="low", key=low_key, priority=0)
+    high = make_channel(base_url=url, name="high", keys=[high_key], priority=10)
+    low = make_channel(base_url=url, name="low", keys=[low_key], priority=0)
     return high, low, make_token(make_user())[1]
 
 
@@ -64,7 +55,7 @@ async def test_the_final_error_says_how_many_channels_were_tried(async_client, f
     def world():
         make_price()
         for i in range(4):
-            make_channel(fake_openai.url, name=f"bad{i}", key="variant-500", priority=i)
+            make_channel(base_url=fake_openai.url, name=f"bad{i}", keys=["variant-500"], priority=i)
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()
@@ -78,7 +69,7 @@ async def test_the_final_error_says_how_many_channels_were_tried(async_client, f
 
 
 async def test_an_upstream_key_in_an_error_message_is_scrubbed(async_client, fake_openai):
-    _user, key = await sync_to_async(setup_world)(fake_openai.url, key="variant-401")
+    _user, key = await sync_to_async(setup_world)(fake_openai.url, keys=["variant-401"])
     response = await post(async_client, URL, CHAT, key)
     message = error_of(response)["message"]
     assert "sk-abc" not in message and "https://" not in message
@@ -96,8 +87,8 @@ async def test_a_stream_fails_over_before_the_first_byte(async_client, fake_open
 async def test_a_connect_error_fails_over(async_client, fake_openai):
     def world():
         make_price()
-        make_channel("http://127.0.0.1:9", name="dead", priority=10)
-        make_channel(fake_openai.url, name="alive")
+        make_channel(base_url="http://127.0.0.1:9", name="dead", priority=10)
+        make_channel(base_url=fake_openai.url, name="alive")
         return make_token(make_user())[1]
 
     key = await sync_to_async(world)()

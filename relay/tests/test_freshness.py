@@ -8,8 +8,9 @@ import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import make_channel, make_price, make_token, make_user
 from oneproxy.tests.api_fixtures import client_for
-from relay.tests.helpers import CHAT, asgi_post, make_channel, make_price, make_token, make_user
+from relay.tests.helpers import CHAT, asgi_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -24,7 +25,7 @@ def _default_cache_check(settings):
 async def world(fake_openai):
     def build():
         make_price()
-        channel = make_channel(fake_openai.url)
+        channel = make_channel(base_url=fake_openai.url)
         user = make_user()
         token, key = make_token(user)
         root = make_user("root", role="root")

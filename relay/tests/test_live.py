@@ -9,8 +9,9 @@ import httpx
 import openai
 import pytest
 
+from conftest import make_token, make_user
 from providers.tests.fakes.server import ServerThread
-from relay.tests.helpers import CHAT, make_token, make_user, setup_world
+from relay.tests.helpers import CHAT, setup_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +30,7 @@ def oneproxy_url():
 @pytest.fixture
 def sdk(oneproxy_url, fake_openai):
     _user, key = setup_world(fake_openai.url, models=["gpt-4o-mini", "text-embedding-3-small"])
-    from relay.tests.helpers import make_price
+    from conftest import make_price
 
     make_price("text-embedding-3-small")
     return openai.OpenAI(base_url=oneproxy_url + "/v1", api_key=key, max_retries=0)

@@ -8,20 +8,11 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 
+from conftest import make_channel, make_price, make_token, make_user
 from core.redis import shared_client
 from relay import throttle
 from relay.snapshot import Principal
-from relay.tests.helpers import (
-    CHAT,
-    error_of,
-    flushed_logs,
-    make_channel,
-    make_price,
-    make_token,
-    make_user,
-    post,
-    read_stream,
-)
+from relay.tests.helpers import CHAT, error_of, flushed_logs, post, read_stream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -36,7 +27,7 @@ def one_window(monkeypatch):
 
 def world(url: str, **limits) -> str:
     make_price()
-    make_channel(url)
+    make_channel(base_url=url)
     return make_token(make_user(), **limits)[1]
 
 
@@ -80,7 +71,7 @@ async def test_tokens_past_the_tpm_limit_refuse_the_next_request(async_client, f
 
 async def test_limits_are_per_token(async_client, fake_openai):
     key = await sync_to_async(world)(fake_openai.url, rpm_limit=1)
-    other = (await sync_to_async(make_token)(await _user(), "other", rpm_limit=1))[1]
+    other = (await sync_to_async(make_token)(await _user(), name="other", rpm_limit=1))[1]
     assert (await post(async_client, URL, CHAT, key)).status_code == 200
     assert (await post(async_client, URL, CHAT, other)).status_code == 200
     assert (await post(async_client, URL, CHAT, key)).status_code == 429
@@ -135,7 +126,7 @@ def concurrency_world(url: str, limit: int, **fields) -> tuple[int, str]:
     for model in ("variant-500", "variant-slow_first_byte", "variant-slow_between_events"):
         make_price(model)
     make_price()
-    make_channel(url, models=["gpt-4o-mini", "variant-500", "variant-slow_first_byte",
+    make_channel(base_url=url, models=["gpt-4o-mini", "variant-500", "variant-slow_first_byte",
                               "variant-slow_between_events"])
     token, key = make_token(make_user(), max_concurrency=limit, **fields)
     return token.pk, key

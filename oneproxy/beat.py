@@ -26,13 +26,12 @@ class SyncReport:
 
 
 def load_jobs() -> list:
-    """Import every app's tasks/jobs module (they register their periodic jobs), as the
-    Celery app's autodiscovery does, without importing the Celery app above us."""
-    from django.utils.module_loading import autodiscover_modules
-
+    """Import every app's tasks module (they register their periodic jobs), as the
+    Celery app's autodiscovery does."""
     from core import schedule
+    from oneproxy.celery import app
 
-    autodiscover_modules("tasks", "jobs")
+    app.loader.import_default_modules()
     return list(schedule.PERIODIC_JOBS)
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from channels_app.schedules import sync_schedules
+from oneproxy.beat import sync_schedules
 
 
 class Command(BaseCommand):
