@@ -173,8 +173,9 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     is no model to test. Sync: call it from jobs, admin actions or through sync_to_async.
     """
     from core import options
+    from relay import health
 
-    from . import health, probe
+    from . import probe
 
     model = model or channel.test_model or next(iter(channel.model_names or []), "")
     if not model:

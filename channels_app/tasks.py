@@ -15,8 +15,9 @@ from django.conf import settings
 
 from core import executor
 from core.schedule import PeriodicJob, register
+from relay import health
 
-from . import health, notify, services
+from . import notify, services
 from .models import Channel, ChannelStatus
 
 logger = logging.getLogger(__name__)

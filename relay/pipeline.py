@@ -24,12 +24,11 @@ import orjson
 from django.conf import settings
 from django.http import HttpResponse
 
-from channels_app import health
 from providers import tokenizer
 from providers.base import Endpoint, Usage, read_limited
 from providers.errors import RelayError
 from providers.spec import ChannelSpec
-from relay import after_response, errors, metrics
+from relay import after_response, errors, health, metrics
 from relay.client import get_client
 from relay.exchange import Exchange, refund, settle
 from relay.selection import pick_channel, pick_key

@@ -21,10 +21,9 @@ import httpx
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from channels_app import health
 from providers.base import StreamConverter, Usage, iter_chunks, stream_failure
 from providers.errors import RelayError
-from relay import metrics
+from relay import health, metrics
 from relay.exchange import Exchange, refund, settle
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded

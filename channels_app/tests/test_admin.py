@@ -8,12 +8,12 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from billing.models import Group, Log, LogType
-from channels_app import health
 from channels_app.models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 from conftest import make_channel
 from core import executor
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
+from relay import health
 
 CHANGELIST = "admin:channels_app_channel_changelist"
 

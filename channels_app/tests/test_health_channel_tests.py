@@ -5,13 +5,14 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Log, LogType, Option
-from channels_app import health, services
+from channels_app import services
 from channels_app.models import Ability, ChannelStatus, KeyStatus
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from core import executor
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
+from relay import health
+from relay.tests.test_health import reset_health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,16 +9,17 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels_app import health, tasks
+from channels_app import tasks
 from channels_app.models import ChannelStatus
 from channels_app.schedules import load_jobs, sync_schedules
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from core import executor
 from core.redis import shared_client
 from core.schedule import PeriodicJob
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread
+from relay import health
+from relay.tests.test_health import reset_health
 
 
 @pytest.fixture(autouse=True)

@@ -17,12 +17,13 @@ from django.conf import settings
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels_app import health, services, tasks
+from channels_app import services, tasks
 from channels_app.models import ChannelStatus
 from channels_app.schedules import sync_schedules
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
 from core.schedule import PERIODIC_JOBS
+from relay import health
+from relay.tests.test_health import reset_health
 
 pytestmark = [
     pytest.mark.redis,

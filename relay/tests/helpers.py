@@ -149,9 +149,8 @@ def fresh_relay(settings):
     """Every test starts with empty relay caches, balances, health and a new client.
     Autouse wherever it is imported (relay/tests/conftest.py, other apps' relay tests)."""
     from billing import quota
-    from channels_app import health
     from relay import client as relay_client
-    from relay import throttle
+    from relay import health, throttle
     from relay.snapshot import snapshot
 
     settings.RELAY_CACHE_CHECK_MS = 0

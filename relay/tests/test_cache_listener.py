@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from channels_app import health
 from core import cachebus
 from core.redis import shared_client
+from relay import health
 from relay.snapshot import _listener as snapshot_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -399,7 +399,7 @@ def _reason(errors: int, total: int, status, code: str, message: str) -> str:
 
 
 async def _disable_key(key_id: int, status, message: str) -> bool:
-    from . import services
+    from channels_app import services
 
     reason = f"upstream rejected the key ({status or 'error'}): {message[:300]}"
     return await sync_to_async(services.auto_disable_key)(key_id, reason)
@@ -452,7 +452,7 @@ async def _start_cooling_async(channel_id: int, model: str, reason: str) -> None
     else:
         _local_windows.reset(_scopes(channel_id, model))
     _put_local(channel_id, model, entry)
-    from . import services
+    from channels_app import services
 
     await sync_to_async(services.record_health_event)(entry, started=True)
 
@@ -462,7 +462,7 @@ def start_cooling(channel_id: int, model: str, reason: str, *, strikes: int = 1)
     Returns the entry. Used by the retest job to extend a pause after a failed probe."""
     entry = _new_entry(channel_id, model, reason, strikes)
     _write(channel_id, model, entry)
-    from . import services
+    from channels_app import services
 
     services.record_health_event(entry, started=True)
     return entry
@@ -478,7 +478,7 @@ def end_cooling(channel_id: int, model: str = "") -> bool:
     if entry is None:
         return False
     _write(channel_id, model, None)
-    from . import services
+    from channels_app import services
 
     services.record_health_event(entry, started=False)
     return True

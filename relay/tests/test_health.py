@@ -8,11 +8,11 @@ from asgiref.sync import sync_to_async
 from django.core import mail
 
 from billing.models import Log, LogType, Option
-from channels_app import health
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from conftest import make_channel
 from core import cachebus, executor
 from core.redis import shared_client
+from relay import health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,9 +5,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from billing.models import Option
-from channels_app import health
-from channels_app.tests.test_health import close_sync_thread_connections, reset_health
+from relay import health
 from relay.tests.helpers import CHAT, make_channel, make_price, make_token, make_user, post
+from relay.tests.test_health import close_sync_thread_connections, reset_health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
