@@ -6,9 +6,13 @@ class RelayConfig(AppConfig):
     verbose_name = "Relay"
 
     def ready(self):
-        from core import lifecycle
+        from core import lifecycle, signals
         from providers import tokenizer
-        from relay import client, metrics
+        from relay import client, health, metrics
+
+        # channels_app says when a channel passed a test; cooling is ours to end.
+        signals.channel_passed_test.connect(health.passed_test,
+                                            dispatch_uid="relay.health.passed_test")
 
         lifecycle.on_startup(metrics.remove_stale_dirs)
         lifecycle.on_startup(tokenizer.encoding)  # load the BPE ranks before traffic

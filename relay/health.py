@@ -13,8 +13,12 @@ the same on demand (the relay's routing snapshot can call it when the version mo
 
 Cooling never changes a channel's status: it ends when the retest job (or any channel
 test) passes, or at the latest after `expires` so a stopped scheduler cannot strand a
-channel. Dead keys are different: `key_invalid` disables the key at once (see
-services.auto_disable_key), since no retry will revive it.
+channel. Dead keys are different: `key_invalid` asks for the key to be disabled at once,
+since no retry will revive it.
+
+This module owns no rows: it tells channels_app through core.signals (`key_rejected`,
+`cooling_changed`), whose receivers disable keys, write log rows and notify, and it hears
+`channel_passed_test` to end cooling (connected in relay's AppConfig.ready).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from core import cachebus
+from core import cachebus, signals
 from core.backend import uses_redis
 from core.redis import async_client, shared_client
 
@@ -399,10 +403,18 @@ def _reason(errors: int, total: int, status, code: str, message: str) -> str:
 
 
 async def _disable_key(key_id: int, status, message: str) -> bool:
-    from channels_app import services
-
+    """Ask the key's owner (channels_app's receiver) to take it out of service; True when
+    it did."""
     reason = f"upstream rejected the key ({status or 'error'}): {message[:300]}"
-    return await sync_to_async(services.auto_disable_key)(key_id, reason)
+    responses = await sync_to_async(signals.key_rejected.send)(
+        sender=Cooling, key_id=key_id, reason=reason)
+    return signals.any_true(responses)
+
+
+def _announce(entry: Cooling, *, started: bool) -> None:
+    """Tell channels_app a cooling period began or ended (it logs and notifies)."""
+    signals.cooling_changed.send(sender=Cooling, channel_id=entry.channel_id,
+                                 model=entry.model, reason=entry.reason, started=started)
 
 
 def _active_entry(channel_id: int, model: str) -> Cooling | None:
@@ -452,9 +464,7 @@ async def _start_cooling_async(channel_id: int, model: str, reason: str) -> None
     else:
         _local_windows.reset(_scopes(channel_id, model))
     _put_local(channel_id, model, entry)
-    from channels_app import services
-
-    await sync_to_async(services.record_health_event)(entry, started=True)
+    await sync_to_async(_announce)(entry, started=True)
 
 
 def start_cooling(channel_id: int, model: str, reason: str, *, strikes: int = 1) -> Cooling:
@@ -462,9 +472,7 @@ def start_cooling(channel_id: int, model: str, reason: str, *, strikes: int = 1)
     Returns the entry. Used by the retest job to extend a pause after a failed probe."""
     entry = _new_entry(channel_id, model, reason, strikes)
     _write(channel_id, model, entry)
-    from channels_app import services
-
-    services.record_health_event(entry, started=True)
+    _announce(entry, started=True)
     return entry
 
 
@@ -478,10 +486,16 @@ def end_cooling(channel_id: int, model: str = "") -> bool:
     if entry is None:
         return False
     _write(channel_id, model, None)
-    from channels_app import services
-
-    services.record_health_event(entry, started=False)
+    _announce(entry, started=False)
     return True
+
+
+def passed_test(sender: object, *, channel_id: int, model: str, **kwargs: object) -> None:
+    """Receiver of core.signals.channel_passed_test: a passing test ends the cooling of
+    the channel and of the tested model on it."""
+    end_cooling(channel_id, "")
+    if model:
+        end_cooling(channel_id, model)
 
 
 def _write(channel_id: int, model: str, entry: Cooling | None) -> None:

@@ -137,6 +137,23 @@ def test_a_passing_test_ends_a_cooling_period(fake_openai):
     assert not health.is_cooling(channel.pk, "gpt-4o-mini")
 
 
+def test_a_passing_test_is_announced_on_core_signals_for_the_relay_to_end_cooling(
+        fake_openai):
+    from core import signals
+
+    heard = []
+    signals.channel_passed_test.connect(lambda sender, **kw: heard.append(kw),
+                                        dispatch_uid="test-spy", weak=False)
+    try:
+        channel = upstream_channel(fake_openai)
+        services.test_channel(channel)
+        fake_openai.variant = "500"
+        services.test_channel(channel)
+    finally:
+        signals.channel_passed_test.disconnect(dispatch_uid="test-spy")
+    assert [(kw["channel_id"], kw["model"]) for kw in heard] == [(channel.pk, "gpt-4o-mini")]
+
+
 def test_a_channel_without_models_cannot_be_tested(db):
     channel = make_channel("empty", models=())
     with pytest.raises(services.ChannelError, match="no model to test"):
