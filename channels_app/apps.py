@@ -8,6 +8,6 @@ class ChannelsConfig(AppConfig):
 
     def ready(self):
         # checks, routing upkeep and the receivers of the relay's reports (core.signals)
-        # register themselves; tasks register the periodic jobs (channel tests, retests,
+        # register themselves; tasks register the periodic jobs (channel tests and
         # balances) for beat and the embedded scheduler.
         from . import checks, receivers, signals, tasks  # noqa: F401

@@ -8,7 +8,7 @@ class RelayConfig(AppConfig):
     def ready(self):
         from core import lifecycle, signals
         from providers import tokenizer
-        from relay import client, health, metrics
+        from relay import client, health, metrics, tasks  # noqa: F401 (registers its job)
 
         # channels_app says when a channel passed a test; cooling is ours to end.
         signals.channel_passed_test.connect(health.passed_test,

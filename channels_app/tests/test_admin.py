@@ -13,7 +13,6 @@ from conftest import make_channel
 from core import executor
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
-from relay import health
 
 CHANGELIST = "admin:channels_app_channel_changelist"
 
@@ -34,10 +33,8 @@ def texts(response):
 def quiet_health(settings):
     settings.NOTIFY_EMAIL = []
     settings.NOTIFY_WEBHOOK_URL = ""
-    health.clear()
     yield
     executor.wait_idle()
-    health.clear()
 
 
 def test_disable_and_enable_actions_change_status_and_routing(operator_client, quiet_health):

@@ -8,11 +8,9 @@ from billing.models import Log, LogType, Option
 from channels_app import services
 from channels_app.models import Ability, ChannelStatus, KeyStatus
 from conftest import make_channel
-from core import executor
+from core import executor, options
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
-from relay import health
-from relay.tests.test_health import reset_health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,10 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _fresh(settings):
     settings.NOTIFY_EMAIL = []
     settings.NOTIFY_WEBHOOK_URL = ""
-    reset_health()
+    options._snapshot = None
     yield
     executor.wait_idle()
-    health.clear()
 
 
 def option(key, value):
@@ -127,14 +124,6 @@ def test_a_rate_limited_test_records_the_error_and_disables_nothing(fake_openai)
     assert not result.ok and "Rate limit" in result.error
     assert (channel.status, key.status) == (ChannelStatus.ENABLED, KeyStatus.ENABLED)
     assert "Rate limit" in key.last_error
-
-
-def test_a_passing_test_ends_a_cooling_period(fake_openai):
-    channel = upstream_channel(fake_openai)
-    health.start_cooling(channel.pk, "gpt-4o-mini", "errors")
-    assert health.is_cooling(channel.pk, "gpt-4o-mini")
-    services.test_channel(channel)
-    assert not health.is_cooling(channel.pk, "gpt-4o-mini")
 
 
 def test_a_passing_test_is_announced_on_core_signals_for_the_relay_to_end_cooling(

@@ -21,9 +21,8 @@ from channels_app import services, tasks
 from channels_app.models import ChannelStatus
 from channels_app.schedules import sync_schedules
 from conftest import make_channel
+from core import options
 from core.schedule import PERIODIC_JOBS
-from relay import health
-from relay.tests.test_health import reset_health
 
 pytestmark = [
     pytest.mark.redis,
@@ -74,9 +73,8 @@ def processes():
 @pytest.fixture(autouse=True)
 def _fresh(settings):
     settings.NOTIFY_EMAIL = []
-    reset_health()
+    options._snapshot = None
     yield
-    health.clear()
 
 
 def wait_for(predicate, timeout=45.0, procs=()):

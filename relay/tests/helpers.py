@@ -162,4 +162,5 @@ def fresh_relay(settings):
     relay_client.set_client_factory(None)
     yield
     snapshot.reset()
+    health.clear()  # no cooling entry outlives its test (channels_app's tests reuse pks)
     relay_client.set_client_factory(None)
