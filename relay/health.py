@@ -7,9 +7,9 @@ updated by one Lua call when REDIS_URL is set, a dict under a lock otherwise), a
 `is_cooling` reads an in-process copy of the cooling set.
 
 With Redis the cooling set is a Redis hash; every start or end of a cooling period bumps
-the cachebus "routing" version and publishes on its channel in the same round trip, and a
+the cachebus "cooling" version and publishes on its channel in the same round trip, and a
 listener thread in every web process reloads its copy on that message. `refresh()` does
-the same on demand (the relay's routing snapshot can call it when the version moves).
+the same on demand. Cooling has its own topic so that it never reloads the routing table.
 
 Cooling never changes a channel's status: it ends when the retest job (or any channel
 test) passes, or at the latest after `expires` so a stopped scheduler cannot strand a
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 BUCKET_SECONDS = 10
 WINDOW_BUCKETS = 12  # a two-minute window in ten-second slices
 COOLING_KEY = "oneproxy:health:cooling"
+COOLING_TOPIC = "cooling"  # the core.cachebus topic of the cooling set
 WINDOW_PREFIX = "oneproxy:health:w:"
 # Client mistakes say nothing about the upstream's health (One API's misfire, D.2 #5).
 IGNORED_STATUSES = frozenset({400, 413, 422})
@@ -169,8 +170,8 @@ def _subscribe() -> None:
 
 
 def _heard(topics: frozenset[str] | None) -> None:
-    """Reload the cooling copy whenever someone bumps "routing" (and on every reconnect)."""
-    if topics is None or "routing" in topics:
+    """Reload the cooling copy whenever someone bumps "cooling" (and on every reconnect)."""
+    if topics is None or COOLING_TOPIC in topics:
         refresh()
 
 
@@ -437,8 +438,8 @@ def _queue_writes(pipe, entry: Cooling | None, field: str, scopes) -> None:
     else:
         pipe.hset(COOLING_KEY, field, orjson.dumps(asdict(entry)))
     pipe.delete(*(window_key(*s) for s in scopes))
-    pipe.incr(cachebus.version_key("routing"))
-    pipe.publish(cachebus.PUBSUB_CHANNEL, "routing")
+    pipe.incr(cachebus.version_key(COOLING_TOPIC))
+    pipe.publish(cachebus.PUBSUB_CHANNEL, COOLING_TOPIC)
 
 
 def _put_local(channel_id: int, model: str, entry: Cooling | None) -> None:

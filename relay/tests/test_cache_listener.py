@@ -53,3 +53,14 @@ def test_a_subscriber_that_joins_a_running_listener_still_reads_the_current_stat
         assert _wait_for(lambda: health.is_cooling(7, "x"))
     finally:
         health.clear()  # later tests must not find channel 7 cooling in this process
+
+
+def test_a_cooling_publish_leaves_the_relay_snapshot_clean():
+    snapshot_listener.dirty = False
+    snapshot_listener._heard(frozenset({"cooling"}))
+    assert not snapshot_listener.dirty  # no version read, no reload for cooling
+    snapshot_listener._heard(frozenset({"cooling", "routing"}))
+    assert snapshot_listener.dirty
+    snapshot_listener.dirty = False
+    snapshot_listener._heard(None)  # a reconnect: anything may have changed
+    assert snapshot_listener.dirty

@@ -189,17 +189,34 @@ def test_failed_retests_double_the_pause_up_to_the_maximum(settings):
 
 
 @pytest.mark.redis
-async def test_cooling_is_shared_through_redis_and_bumps_the_routing_version():
+async def test_cooling_is_shared_through_redis_and_bumps_the_cooling_version_only():
     channel = await sync_to_async(make_channel)("shared")
     await sync_to_async(set_options)(auto_disable_min_requests=2, auto_disable_error_rate=0.5)
-    (before,) = await sync_to_async(cachebus.versions)("routing")
+    before = await sync_to_async(cachebus.versions)("routing", "cooling")
     await fail(channel.pk, "gpt-4o-mini", 2)
-    (after,) = await sync_to_async(cachebus.versions)("routing")
-    assert after > before
+    after = await sync_to_async(cachebus.versions)("routing", "cooling")
+    assert after[0] == before[0] and after[1] > before[1]  # the routing table stays
     health._set_local({})  # what another web process holds before it hears the news
     assert not health.is_cooling(channel.pk, "gpt-4o-mini")
     await sync_to_async(health.refresh)()
     assert health.is_cooling(channel.pk, "gpt-4o-mini")
+    await sync_to_async(health.end_cooling)(channel.pk, "")
+    final = await sync_to_async(cachebus.versions)("routing", "cooling")
+    assert final[0] == before[0] and final[1] > after[1]
+
+
+@pytest.mark.redis
+async def test_a_cooling_change_does_not_reload_the_relays_routing_table():
+    from relay.snapshot import snapshot
+
+    channel = await sync_to_async(make_channel)("table-stays")
+    snapshot.refresh()
+    table = await snapshot.routing()
+    loads = snapshot.loads
+    await sync_to_async(health.start_cooling)(channel.pk, "", "errors")
+    await sync_to_async(health.end_cooling)(channel.pk, "")
+    snapshot.refresh()
+    assert await snapshot.routing() is table and snapshot.loads == loads
 
 
 @pytest.mark.redis
@@ -213,7 +230,7 @@ async def test_the_listener_picks_up_cooling_started_elsewhere():
     import orjson
 
     client.hset(health.COOLING_KEY, entry.field, orjson.dumps(asdict(entry)))
-    client.publish(cachebus.PUBSUB_CHANNEL, "routing")
+    client.publish(cachebus.PUBSUB_CHANNEL, "cooling")
     deadline = time.monotonic() + 2
     while not health.is_cooling(channel.pk, "x") and time.monotonic() < deadline:
         time.sleep(0.01)
