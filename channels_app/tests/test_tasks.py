@@ -178,3 +178,18 @@ def test_an_interval_or_pause_set_in_the_admin_survives_a_resync(settings):
     task.refresh_from_db()
     assert (task.interval.every, task.interval.period, task.enabled) == (
         5, IntervalSchedule.MINUTES, False)
+
+
+@pytest.mark.django_db
+def test_a_job_whose_task_moved_follows_it_even_when_the_admin_changed_its_interval(settings):
+    # channel-retests moved from channels_app.tasks to relay.tasks: beat must not keep
+    # sending the old, no longer registered name.
+    settings.DEMO_INTERVAL = 30
+    sync_schedules([PeriodicJob("demo-job", "channels_app.tasks.gone", "DEMO_INTERVAL")])
+    task = PeriodicTask.objects.get(name="demo-job")
+    task.interval = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    task.save()
+    assert sync_schedules([JOB]).kept == ["demo-job"]
+    task.refresh_from_db()
+    assert (task.task, task.interval.every, task.interval.period) == (
+        JOB.task, 5, IntervalSchedule.MINUTES)
