@@ -8,7 +8,8 @@ class RelayConfig(AppConfig):
     def ready(self):
         from core import lifecycle, signals
         from providers import tokenizer
-        from relay import client, health, metrics, tasks  # noqa: F401 (registers its job)
+        from relay import client, metrics, tasks  # noqa: F401 (registers its job)
+        from relay.health import cooling as health
 
         # channels_app says when a channel passed a test; cooling is ours to end.
         signals.channel_passed_test.connect(health.passed_test,

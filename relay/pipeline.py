@@ -28,9 +28,10 @@ from providers import tokenizer
 from providers.base import Endpoint, Usage, read_limited
 from providers.errors import RelayError
 from providers.spec import ChannelSpec
-from relay import after_response, errors, health, metrics
+from relay import after_response, errors, metrics
 from relay.client import get_client
 from relay.exchange import Exchange, refund, settle
+from relay.health import cooling as health
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, RoutingTable
 from relay.streaming import Primed, prime, stream_response

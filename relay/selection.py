@@ -21,7 +21,7 @@ _is_cooling: Callable[[int, str], bool] | None = None
 def _not_cooling(channel_id: int, model: str) -> bool:
     global _is_cooling
     if _is_cooling is None:
-        from relay.health import is_cooling
+        from relay.health.cooling import is_cooling
 
         _is_cooling = is_cooling
     return not _is_cooling(channel_id, model)

@@ -23,8 +23,9 @@ from django.http import StreamingHttpResponse
 
 from providers.base import StreamConverter, Usage, iter_chunks, stream_failure
 from providers.errors import RelayError
-from relay import health, metrics
+from relay import metrics
 from relay.exchange import Exchange, refund, settle
+from relay.health import cooling as health
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
 

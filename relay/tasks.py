@@ -15,7 +15,7 @@ from celery import shared_task
 
 from core.schedule import PeriodicJob, register
 
-from . import health
+from .health import cooling as health
 
 logger = logging.getLogger(__name__)
 

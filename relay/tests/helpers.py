@@ -150,7 +150,8 @@ def fresh_relay(settings):
     Autouse wherever it is imported (relay/tests/conftest.py, other apps' relay tests)."""
     from billing import quota
     from relay import client as relay_client
-    from relay import health, throttle
+    from relay import throttle
+    from relay.health import cooling as health
     from relay.snapshot import snapshot
 
     settings.RELAY_CACHE_CHECK_MS = 0

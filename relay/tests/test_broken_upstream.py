@@ -38,7 +38,7 @@ def _forget_thresholds():
     """The strict health thresholds set by `world` must not outlive the test (they are
     cached in-process for a few seconds)."""
     from core import options
-    from relay import health
+    from relay.health import cooling as health
 
     yield
     health._thresholds, options._snapshot = None, None
@@ -51,7 +51,7 @@ def world(url: str, bad_key: str, *, good: bool = False, type: str = "openai",
     Returns (bad channel, user, token, key)."""
     from billing.models import Option
     from core import options
-    from relay import health
+    from relay.health import cooling as health
 
     for name, value in (("auto_disable_min_requests", 1), ("auto_disable_error_rate", 0.5)):
         Option.objects.update_or_create(key=name, defaults={"value": value})
@@ -84,7 +84,7 @@ async def assert_refunded_failure(response, user, token, bad_channel, *, status:
                                   model: str = "gpt-4o-mini"):
     """A 502 in OpenAI's shape, nothing charged, counted in the channel's health; the
     log row holds the upstream's body for operators, without the channel's key."""
-    from relay import health
+    from relay.health import cooling as health
 
     assert response.status_code == status
     error = error_of(response)
@@ -108,7 +108,7 @@ async def test_an_html_200_fails_over_to_the_next_channel(async_client, fake_ope
         ["variant-html_200", GOOD_KEY]
     [log] = await request_logs()
     assert log.type == "consume" and log.channels_tried[0] == bad.pk
-    from relay import health
+    from relay.health import cooling as health
 
     assert health.is_cooling(bad.pk, "gpt-4o-mini")
 
@@ -204,7 +204,7 @@ async def test_an_anthropic_stream_whose_first_event_is_not_json_fails_over(
     response = await post(async_client, URL, {**CLAUDE, "stream": True}, key)
     assert response.status_code == 200
     assert (await read_stream(response)).endswith(b"data: [DONE]\n\n")
-    from relay import health
+    from relay.health import cooling as health
 
     assert health.is_cooling(bad.pk, CLAUDE["model"])
 
@@ -224,7 +224,7 @@ async def stream_with_bad_event(async_client, fake, body, model):
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_a_bad_event_midstream_ends_the_stream_with_an_error_event_and_bills_the_text(
         async_client, fake_openai, fake_anthropic, provider):
-    from relay import health
+    from relay.health import cooling as health
 
     fake, body = (fake_openai, STREAM) if provider == "openai" else \
         (fake_anthropic, {**CLAUDE, "stream": True})

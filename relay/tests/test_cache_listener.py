@@ -6,7 +6,7 @@ import pytest
 
 from core import cachebus
 from core.redis import shared_client
-from relay import health
+from relay.health import cooling as health
 from relay.snapshot import _listener as snapshot_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)

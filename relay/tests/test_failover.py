@@ -105,7 +105,7 @@ async def test_a_connect_error_fails_over(async_client, fake_openai):
 
 
 async def test_a_cooling_channel_is_skipped(async_client, fake_openai):
-    from relay import health
+    from relay.health import cooling as health
 
     high, _low, key = await sync_to_async(two_tiers)(fake_openai.url, "sk-high-0001")
     await sync_to_async(health.start_cooling)(high.pk, "", "test")

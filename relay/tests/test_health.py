@@ -12,7 +12,7 @@ from channels_app.models import Ability, ChannelStatus, KeyStatus
 from conftest import make_channel
 from core import cachebus, executor
 from core.redis import shared_client
-from relay import health
+from relay.health import cooling as health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

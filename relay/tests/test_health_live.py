@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from billing.models import Option
-from relay import health
+from relay.health import cooling as health
 from relay.tests.helpers import CHAT, make_channel, make_price, make_token, make_user, post
 from relay.tests.test_health import close_sync_thread_connections, reset_health
 

@@ -8,7 +8,7 @@ from billing.models import Log
 from channels_app.models import KeyStatus
 from conftest import make_channel
 from core import signals
-from relay import health
+from relay.health import cooling as health
 from relay.tests.test_health import _fresh_health, set_options  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,8 @@ from channels_app import services
 from conftest import make_channel
 from core.redis import shared_client
 from core.schedule import PERIODIC_JOBS
-from relay import health, tasks
+from relay import tasks
+from relay.health import cooling as health
 from relay.tests.test_health import _fresh_health  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
