@@ -15,7 +15,7 @@ from celery import shared_task
 
 from core.schedule import PeriodicJob, register
 
-from .health import cooling as health
+from .health import cooling
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def retest_cooling() -> int:
     from channels_app.models import Channel
 
     probed = 0
-    for entry in health.due_for_retest():
+    for entry in cooling.due_for_retest():
         channel = Channel.objects.filter(pk=entry.channel_id).first()
         if channel is None or not channel.is_routable():
             continue  # routing already avoids it; the entry runs out on its own
@@ -40,7 +40,7 @@ def retest_cooling() -> int:
             continue
         probed += 1
         if not result.ok:
-            health.start_cooling(channel.pk, entry.model, f"retest failed: {result.error}",
+            cooling.start_cooling(channel.pk, entry.model, f"retest failed: {result.error}",
                                  strikes=entry.strikes + 1)
     return probed
 

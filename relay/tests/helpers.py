@@ -151,7 +151,7 @@ def fresh_relay(settings):
     from billing import quota
     from relay import client as relay_client
     from relay import throttle
-    from relay.health import cooling as health
+    from relay.health import cooling
     from relay.snapshot import snapshot
 
     settings.RELAY_CACHE_CHECK_MS = 0
@@ -159,9 +159,9 @@ def fresh_relay(settings):
     snapshot.reset()
     quota.reset_memory_backend()
     throttle.reset()
-    health.clear()
+    cooling.clear()
     relay_client.set_client_factory(None)
     yield
     snapshot.reset()
-    health.clear()  # no cooling entry outlives its test (channels_app's tests reuse pks)
+    cooling.clear()  # no cooling entry outlives its test (channels_app's tests reuse pks)
     relay_client.set_client_factory(None)

@@ -8,7 +8,7 @@ from billing.models import Log
 from channels_app.models import KeyStatus
 from conftest import make_channel
 from core import signals
-from relay.health import cooling as health
+from relay.health import cooling, report
 from relay.tests.test_health import _fresh_health, set_options  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,7 +32,7 @@ def heard():
 async def test_a_rejected_key_is_reported_on_core_signals_and_channels_app_disables_it(heard):
     channel = await sync_to_async(make_channel)("signal-key", keys=2)
     key = await channel.keys.afirst()
-    await health.report(channel.pk, key.pk, "gpt-4o-mini", ok=False, status=401,
+    await report.report(channel.pk, key.pk, "gpt-4o-mini", ok=False, status=401,
                         message="Incorrect API key provided", key_invalid=True)
     [(signal, kwargs)] = heard
     assert signal is signals.key_rejected and kwargs["key_id"] == key.pk
@@ -47,7 +47,7 @@ async def test_a_rejected_key_nobody_takes_out_of_service_counts_as_an_error():
     await sync_to_async(set_options)(auto_disable_min_requests=1, auto_disable_error_rate=0.5)
     signals.key_rejected.disconnect(dispatch_uid="channels_app.disable_rejected_key")
     try:
-        await health.report(channel.pk, key.pk, "gpt-4o-mini", ok=False, status=401,
+        await report.report(channel.pk, key.pk, "gpt-4o-mini", ok=False, status=401,
                             key_invalid=True)
     finally:
         from channels_app import receivers
@@ -56,13 +56,13 @@ async def test_a_rejected_key_nobody_takes_out_of_service_counts_as_an_error():
                                      dispatch_uid="channels_app.disable_rejected_key")
     await sync_to_async(key.refresh_from_db)()
     assert key.status == KeyStatus.ENABLED  # the relay wrote nothing itself
-    assert health.is_cooling(channel.pk, "gpt-4o-mini")
+    assert cooling.is_cooling(channel.pk, "gpt-4o-mini")
 
 
 def test_cooling_starts_and_ends_are_reported_on_core_signals_and_logged(heard):
     channel = make_channel("signal-cool")
-    health.start_cooling(channel.pk, "gpt-4o-mini", "too many errors")
-    health.end_cooling(channel.pk, "gpt-4o-mini")
+    cooling.start_cooling(channel.pk, "gpt-4o-mini", "too many errors")
+    cooling.end_cooling(channel.pk, "gpt-4o-mini")
     assert [(s, kw) for s, kw in heard] == [
         (signals.cooling_changed, {"channel_id": channel.pk, "model": "gpt-4o-mini",
                                    "reason": "too many errors", "started": True}),

@@ -8,7 +8,7 @@ from conftest import make_channel
 from core.redis import shared_client
 from core.schedule import PERIODIC_JOBS
 from relay import tasks
-from relay.health import cooling as health
+from relay.health import cooling
 from relay.tests.test_health import _fresh_health  # noqa: F401 (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,22 +26,22 @@ def test_a_retest_that_passes_ends_cooling_and_one_that_fails_doubles_the_pause(
     good = make_channel("good", base_url=fake_openai.url)
     bad = make_channel("bad", base_url=fake_openai.url, models=("variant-500",))
     for channel in (good, bad):
-        entry = health.start_cooling(channel.pk, "", "errors")
-        health._put_local(channel.pk, "", health.Cooling(
+        entry = cooling.start_cooling(channel.pk, "", "errors")
+        cooling._put_local(channel.pk, "", cooling.Cooling(
             channel.pk, "", "errors", entry.since - 61, entry.since - 1, entry.expires, 1))
         if shared_client():
-            health._write(channel.pk, "", health._cooling[(channel.pk, "")])
+            cooling._write(channel.pk, "", cooling._cooling[(channel.pk, "")])
     assert tasks.retest_cooling.run() == 2
-    assert not health.is_cooling(good.pk, "gpt-4o-mini")
-    assert health.is_cooling(bad.pk, "variant-500")
-    entry = health._cooling[(bad.pk, "")]
+    assert not cooling.is_cooling(good.pk, "gpt-4o-mini")
+    assert cooling.is_cooling(bad.pk, "variant-500")
+    entry = cooling._cooling[(bad.pk, "")]
     assert entry.strikes == 2 and round(entry.retest_at - entry.since) == 120
     assert "retest failed" in entry.reason
 
 
 def test_a_passing_channel_test_ends_a_cooling_period(fake_openai):
     channel = make_channel("up", base_url=fake_openai.url)
-    health.start_cooling(channel.pk, "gpt-4o-mini", "errors")
-    assert health.is_cooling(channel.pk, "gpt-4o-mini")
+    cooling.start_cooling(channel.pk, "gpt-4o-mini", "errors")
+    assert cooling.is_cooling(channel.pk, "gpt-4o-mini")
     services.test_channel(channel)
-    assert not health.is_cooling(channel.pk, "gpt-4o-mini")
+    assert not cooling.is_cooling(channel.pk, "gpt-4o-mini")
