@@ -27,11 +27,14 @@ class SyncReport:
 
 
 def load_jobs() -> list:
-    """Import every app's tasks/jobs module (they register their periodic jobs)."""
-    from core import schedule
-    from oneproxy.celery import app
+    """Import every app's tasks/jobs module (they register their periodic jobs), through
+    the project's Celery app, which is current once settings load (no import of the top
+    layer from here)."""
+    from celery import current_app
 
-    app.loader.import_default_modules()
+    from core import schedule
+
+    current_app.loader.import_default_modules()
     return list(schedule.PERIODIC_JOBS)
 
 
