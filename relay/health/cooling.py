@@ -128,8 +128,6 @@ def _heard(topics: frozenset[str] | None) -> None:
         refresh()
 
 
-
-
 def _announce(entry: Cooling, *, started: bool) -> None:
     """Tell channels_app a cooling period began or ended (it logs and notifies)."""
     signals.cooling_changed.send(sender=Cooling, channel_id=entry.channel_id,
@@ -137,6 +135,7 @@ def _announce(entry: Cooling, *, started: bool) -> None:
 
 
 def active_entry(channel_id: int, model: str) -> Cooling | None:
+    """This process's active entry for exactly (channel_id, model), or None."""
     entry = _cooling.get((channel_id, model))
     return entry if entry is not None and entry.active(time.time()) else None
 
@@ -174,6 +173,8 @@ def _scopes(channel_id: int, model: str):
 
 
 async def start_cooling_async(channel_id: int, model: str, reason: str) -> None:
+    """Cool `channel_id` (or `model` on it) down now, from the relay's failure path: one
+    Redis round trip on the running loop, then the announcement off the loop."""
     entry = _new_entry(channel_id, model, reason, 1)
     if uses_redis():
         client, _ = windows.aredis()
@@ -228,15 +229,11 @@ def _write(channel_id: int, model: str, entry: Cooling | None) -> None:
     _put_local(channel_id, model, entry)
 
 
-
-
 def due_for_retest(now: float | None = None) -> list[Cooling]:
     """Entries whose pause is over: the retest job probes them."""
     refresh()
     now = time.time() if now is None else now
     return [e for e in _cooling.values() if e.retest_at <= now]
-
-
 
 
 def clear() -> None:

@@ -55,7 +55,6 @@ return out
 """
 
 
-
 class _LocalWindows:
     """Embedded mode: bucketed counters in this process."""
 
