@@ -7,6 +7,7 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self):
-        # checks and routing upkeep register themselves; tasks register the periodic jobs
-        # (channel tests, retests, balances) for beat and the embedded scheduler.
-        from . import checks, signals, tasks  # noqa: F401
+        # checks, routing upkeep and the receivers of the relay's reports (core.signals)
+        # register themselves; tasks register the periodic jobs (channel tests and
+        # balances) for beat and the embedded scheduler.
+        from . import checks, receivers, signals, tasks  # noqa: F401

@@ -1,4 +1,5 @@
-"""Channel workflows called alike by the admin, the API, the relay and the jobs."""
+"""Channel workflows called alike by the admin, the API, the jobs and (through
+core.signals, see receivers.py) the relay."""
 
 from __future__ import annotations
 
@@ -128,14 +129,15 @@ def _event(channel_id: int | None, title: str, detail: str, event: str) -> None:
     transaction.on_commit(lambda: notify(event, title, detail, channel_id))
 
 
-def record_health_event(entry, *, started: bool) -> None:
-    """Log and notify the start or end of a cooling period (a health.Cooling entry)."""
-    scope = f"model {entry.model}" if entry.model else "all models"
-    name = Channel.objects.filter(pk=entry.channel_id).values_list("name", flat=True).first()
-    title = (f"channel {name or entry.channel_id} cooling down ({scope})" if started
-             else f"channel {name or entry.channel_id} recovered ({scope})")
-    detail = entry.reason if started else "passed a test after cooling down"
-    _event(entry.channel_id if name else None, title, detail,
+def record_health_event(channel_id: int, model: str, reason: str, *, started: bool) -> None:
+    """Log and notify the start or end of a cooling period of `channel_id` (of `model` on
+    it, or of the whole channel when `model` is "")."""
+    scope = f"model {model}" if model else "all models"
+    name = Channel.objects.filter(pk=channel_id).values_list("name", flat=True).first()
+    title = (f"channel {name or channel_id} cooling down ({scope})" if started
+             else f"channel {name or channel_id} recovered ({scope})")
+    detail = reason if started else "passed a test after cooling down"
+    _event(channel_id if name else None, title, detail,
            "cooling_started" if started else "cooling_ended")
 
 
@@ -172,9 +174,9 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     A manually disabled channel or key is never changed. Raises ChannelError when there
     is no model to test. Sync: call it from jobs, admin actions or through sync_to_async.
     """
-    from core import options
+    from core import options, signals
 
-    from . import health, upstream
+    from . import upstream
 
     model = model or channel.test_model or next(iter(channel.model_names or []), "")
     if not model:
@@ -187,9 +189,8 @@ def test_channel(channel: Channel, *, model: str | None = None) -> ChannelTestRe
     Channel.objects.filter(pk=channel.pk).update(tested_at=timezone.now(),
                                                  response_ms=outcome.response_ms)
     _apply_outcome(channel, outcome, options.get_options())
-    if outcome.ok:
-        health.end_cooling(channel.pk, "")
-        health.end_cooling(channel.pk, model)
+    if outcome.ok:  # cooling is the relay's: it hears this and ends the pause
+        signals.channel_passed_test.send(sender=Channel, channel_id=channel.pk, model=model)
     channel.refresh_from_db()
     return _with_status(outcome, channel.status)
 

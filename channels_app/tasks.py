@@ -1,5 +1,6 @@
-"""Celery tasks of channel health: scheduled tests, retests of cooled-down channels,
-balance refreshes and operator notifications. Thin: ids in, one service call each.
+"""Celery tasks of channel health: scheduled tests, balance refreshes and operator
+notifications. Thin: ids in, one service call each. (Retests of cooled-down channels are
+the relay's: relay.tasks.)
 
 The periodic ones are registered in core.schedule, which both Celery beat (through
 `manage.py sync_schedules`) and the embedded scheduler read.
@@ -16,7 +17,7 @@ from django.conf import settings
 from core import executor
 from core.schedule import PeriodicJob, register
 
-from . import health, notify, services
+from . import notify, services
 from .models import Channel, ChannelStatus
 
 logger = logging.getLogger(__name__)
@@ -60,27 +61,6 @@ def test_channel_task(self, channel_id: int, model: str | None = None) -> bool |
         return result.ok
 
 
-@shared_task(name="channels_app.tasks.retest_cooling", ignore_result=True)
-def retest_cooling() -> int:
-    """Probe each cooled-down channel (or model) whose pause is over: a pass ends the
-    cooling, a failure extends it (doubling the pause). Returns how many were probed."""
-    probed = 0
-    for entry in health.due_for_retest():
-        channel = Channel.objects.filter(pk=entry.channel_id).first()
-        if channel is None or not channel.is_routable():
-            continue  # routing already avoids it; the entry runs out on its own
-        try:
-            result = services.test_channel(channel, model=entry.model or None)
-        except services.ChannelError as exc:
-            logger.warning("retest skipped: %s", exc, extra={"channel_id": channel.pk})
-            continue
-        probed += 1
-        if not result.ok:
-            health.start_cooling(channel.pk, entry.model, f"retest failed: {result.error}",
-                                 strikes=entry.strikes + 1)
-    return probed
-
-
 @shared_task(name="channels_app.tasks.refresh_balances", ignore_result=True)
 def refresh_balances() -> int:
     """Refresh the balance of every channel whose provider has a balance API."""
@@ -111,7 +91,5 @@ def notify_operator(event: str, subject: str, message: str,
 
 register(PeriodicJob("channel-tests", "channels_app.tasks.test_all_channels",
                      "CHANNEL_TEST_INTERVAL", unit_seconds=60))
-register(PeriodicJob("channel-retests", "channels_app.tasks.retest_cooling",
-                     "HEALTH_RETEST_INTERVAL"))
 register(PeriodicJob("channel-balances", "channels_app.tasks.refresh_balances",
                      "CHANNEL_BALANCE_INTERVAL", unit_seconds=60))

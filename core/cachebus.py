@@ -27,7 +27,7 @@ from core.redis import shared_client, sync_client
 
 logger = logging.getLogger(__name__)
 
-TOPICS = ("auth", "routing", "prices", "options")
+TOPICS = ("auth", "routing", "prices", "options", "cooling")
 KEY_PREFIX = "oneproxy:v:"
 PUBSUB_CHANNEL = "oneproxy:invalidate"
 

@@ -3,7 +3,8 @@ see, pause and re-time the jobs in the admin (Periodic tasks) while beat runs th
 
 Each managed PeriodicTask carries a marker line in its description with the interval last
 written from settings. A re-sync updates the interval only while it still equals that
-value: an interval the operator edited in the admin survives every later sync.
+value: an interval the operator edited in the admin survives every later sync, while the
+task path always follows the code (a job whose task moved keeps running).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def sync_schedules(jobs=None) -> SyncReport:
             elif _interval_seconds(task) == job.interval and task.task == job.task:
                 report.unchanged.append(job.name)
             elif _interval_seconds(task) != _synced_seconds(task):
+                if task.task != job.task:  # the task moved: keep the interval, follow it
+                    task.task = job.task
+                    task.save(update_fields=["task"])
                 report.kept.append(job.name)
             else:
                 task.task, task.interval, task.description = job.task, schedule, description

@@ -24,7 +24,6 @@ import orjson
 from django.conf import settings
 from django.http import HttpResponse
 
-from channels_app import health
 from providers import tokenizer
 from providers.base import Endpoint, Usage, read_limited
 from providers.errors import RelayError
@@ -32,6 +31,8 @@ from providers.spec import ChannelSpec
 from relay import after_response, errors, metrics
 from relay.client import get_client
 from relay.exchange import Exchange, refund, settle
+from relay.health.report import report as report_health
+from relay.health.windows import record_success
 from relay.selection import pick_channel, pick_key
 from relay.snapshot import ChannelRoute, RoutingTable
 from relay.streaming import Primed, prime, stream_response
@@ -102,9 +103,9 @@ async def _report_failure(ex: Exchange, channel: ChannelRoute, err: RelayError) 
     metrics.UPSTREAM_ERRORS.labels(str(channel.id), ex.req.model, err.code or "error").inc()
     if err.retryable:
         metrics.RETRIES.labels(str(channel.id), ex.req.model).inc()
-    await health.report(channel.id, ex.key_id, ex.req.model, ok=False,
-                        status=err.upstream_status or err.status, error_code=err.code,
-                        message=err.message[:300], key_invalid=err.disable_key)
+    await report_health(channel.id, ex.key_id, ex.req.model, ok=False,
+                       status=err.upstream_status or err.status, error_code=err.code,
+                       message=err.message[:300], key_invalid=err.disable_key)
 
 
 # ---- one attempt -------------------------------------------------------------------------
@@ -151,7 +152,7 @@ async def _answer(ex: Exchange, channel: ChannelRoute, spec: ChannelSpec,
         raise RelayError(504, "upstream_timeout", "upstream response took too long",
                          retryable=True) from None
     data, usage = channel.adaptor.decode_response(req.endpoint, raw, req.model, (spec.key,))
-    health.record_success(channel.id, req.model)
+    record_success(channel.id, req.model)
     return Completed(orjson.dumps(data), complete_usage(ex, usage, data))
 
 

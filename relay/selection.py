@@ -1,7 +1,7 @@
 """Channel selection: highest priority tier first, weighted random inside a tier.
 
 Channels already tried in this request and channels cooling down for this model
-(channels_app.health) are skipped; when a tier has none left, selection falls to the next
+(relay.health) are skipped; when a tier has none left, selection falls to the next
 lower tier. Pure apart from the health lookup and the random source, which tests replace.
 """
 
@@ -21,7 +21,7 @@ _is_cooling: Callable[[int, str], bool] | None = None
 def _not_cooling(channel_id: int, model: str) -> bool:
     global _is_cooling
     if _is_cooling is None:
-        from channels_app.health import is_cooling
+        from relay.health.cooling import is_cooling
 
         _is_cooling = is_cooling
     return not _is_cooling(channel_id, model)

@@ -322,7 +322,7 @@ def load_options() -> dict[str, Any]:
 
 
 class _BumpListener:
-    """Marks the snapshot dirty on every cachebus publish (Redis mode only)."""
+    """Marks the snapshot dirty on every cachebus publish of its topics (Redis mode only)."""
 
     def __init__(self) -> None:
         self.dirty = True
@@ -337,7 +337,8 @@ class _BumpListener:
         return cachebus.listening() and not self.dirty
 
     def _heard(self, topics: frozenset[str] | None) -> None:
-        self.dirty = True
+        if topics is None or not topics.isdisjoint(TOPICS):  # not for others (cooling)
+            self.dirty = True
 
 
 _listener = _BumpListener()

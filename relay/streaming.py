@@ -21,11 +21,11 @@ import httpx
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from channels_app import health
 from providers.base import StreamConverter, Usage, iter_chunks, stream_failure
 from providers.errors import RelayError
 from relay import metrics
 from relay.exchange import Exchange, refund, settle
+from relay.health.report import report as report_health
 
 _settling: set[asyncio.Task] = set()  # strong references while a settle runs shielded
 
@@ -135,6 +135,6 @@ async def _close_and_settle(ex: Exchange, upstream: httpx.Response, usage: Usage
         await settle(ex, usage, status=status, error=message,
                      detail=error.detail if error else "")
     if ex.channel is not None and status != 499:
-        await health.report(ex.channel.id, ex.key_id, ex.req.model, ok=error is None,
-                            status=error.upstream_status or error.status if error else None,
-                            error_code=error.code if error else "")
+        await report_health(ex.channel.id, ex.key_id, ex.req.model, ok=error is None,
+                           status=error.upstream_status or error.status if error else None,
+                           error_code=error.code if error else "")

@@ -8,7 +8,6 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from billing.models import Group, Log, LogType
-from channels_app import health
 from channels_app.models import Ability, Channel, ChannelKey, ChannelStatus, KeyStatus
 from conftest import make_channel
 from core import executor
@@ -34,10 +33,8 @@ def texts(response):
 def quiet_health(settings):
     settings.NOTIFY_EMAIL = []
     settings.NOTIFY_WEBHOOK_URL = ""
-    health.clear()
     yield
     executor.wait_idle()
-    health.clear()
 
 
 def test_disable_and_enable_actions_change_status_and_routing(operator_client, quiet_health):

@@ -5,11 +5,10 @@ from decimal import Decimal
 import pytest
 
 from billing.models import Log, LogType, Option
-from channels_app import health, services
+from channels_app import services
 from channels_app.models import Ability, ChannelStatus, KeyStatus
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
-from core import executor
+from core import executor, options
 from providers.tests.fakes.openai_server import FakeOpenAI
 from providers.tests.fakes.server import Recorded, ServerThread, json_reply
 
@@ -20,10 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _fresh(settings):
     settings.NOTIFY_EMAIL = []
     settings.NOTIFY_WEBHOOK_URL = ""
-    reset_health()
+    options._snapshot = None
     yield
     executor.wait_idle()
-    health.clear()
 
 
 def option(key, value):
@@ -128,12 +126,21 @@ def test_a_rate_limited_test_records_the_error_and_disables_nothing(fake_openai)
     assert "Rate limit" in key.last_error
 
 
-def test_a_passing_test_ends_a_cooling_period(fake_openai):
-    channel = upstream_channel(fake_openai)
-    health.start_cooling(channel.pk, "gpt-4o-mini", "errors")
-    assert health.is_cooling(channel.pk, "gpt-4o-mini")
-    services.test_channel(channel)
-    assert not health.is_cooling(channel.pk, "gpt-4o-mini")
+def test_a_passing_test_is_announced_on_core_signals_for_the_relay_to_end_cooling(
+        fake_openai):
+    from core import signals
+
+    heard = []
+    signals.channel_passed_test.connect(lambda sender, **kw: heard.append(kw),
+                                        dispatch_uid="test-spy", weak=False)
+    try:
+        channel = upstream_channel(fake_openai)
+        services.test_channel(channel)
+        fake_openai.variant = "500"
+        services.test_channel(channel)
+    finally:
+        signals.channel_passed_test.disconnect(dispatch_uid="test-spy")
+    assert [(kw["channel_id"], kw["model"]) for kw in heard] == [(channel.pk, "gpt-4o-mini")]
 
 
 def test_a_channel_without_models_cannot_be_tested(db):

@@ -9,12 +9,10 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels_app import health, tasks
+from channels_app import tasks
 from channels_app.models import ChannelStatus
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
-from core import executor
-from core.redis import shared_client
+from core import executor, options
 from core.schedule import PeriodicJob
 from oneproxy.beat import load_jobs, sync_schedules
 from providers.tests.fakes.openai_server import FakeOpenAI
@@ -26,10 +24,9 @@ def _fresh(settings):
     settings.NOTIFY_EMAIL = []
     settings.NOTIFY_WEBHOOK_URL = ""
     settings.CELERY_TASK_ALWAYS_EAGER = True  # embedded mode, whatever REDIS_URL says
-    reset_health()
+    options._snapshot = None
     yield
     executor.wait_idle()
-    health.clear()
 
 
 class CountingOpenAI(FakeOpenAI):
@@ -123,26 +120,6 @@ def test_the_scheduled_run_tests_enabled_and_auto_disabled_channels_with_bounded
     assert all(c.tested_at for c in channels if c.pk != channels[1].pk)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_retest_that_passes_ends_cooling_and_one_that_fails_doubles_the_pause(
-        fake_openai, settings):
-    settings.HEALTH_COOLDOWN_SECONDS = 60
-    good = make_channel("good", base_url=fake_openai.url)
-    bad = make_channel("bad", base_url=fake_openai.url, models=("variant-500",))
-    for channel in (good, bad):
-        entry = health.start_cooling(channel.pk, "", "errors")
-        health._put_local(channel.pk, "", health.Cooling(
-            channel.pk, "", "errors", entry.since - 61, entry.since - 1, entry.expires, 1))
-        if shared_client():
-            health._write(channel.pk, "", health._cooling[(channel.pk, "")])
-    assert tasks.retest_cooling.run() == 2
-    assert not health.is_cooling(good.pk, "gpt-4o-mini")
-    assert health.is_cooling(bad.pk, "variant-500")
-    entry = health._cooling[(bad.pk, "")]
-    assert entry.strikes == 2 and round(entry.retest_at - entry.since) == 120
-    assert "retest failed" in entry.reason
-
-
 @pytest.mark.django_db
 def test_a_task_for_a_deleted_or_manually_disabled_channel_does_nothing(fake_openai):
     channel = make_channel("off", base_url=fake_openai.url, status=ChannelStatus.DISABLED)
@@ -172,7 +149,7 @@ def test_the_webhook_gets_a_json_notification(fake_openai, settings):
     assert sent == {"email": False, "webhook": False}  # the fake answers 404: logged
 
 
-JOB = PeriodicJob("demo-job", "channels_app.tasks.retest_cooling", "DEMO_INTERVAL")
+JOB = PeriodicJob("demo-job", "channels_app.tasks.refresh_balances", "DEMO_INTERVAL")
 
 
 @pytest.mark.django_db
@@ -181,7 +158,7 @@ def test_sync_creates_missing_schedules_and_follows_settings_changes(settings):
     assert sync_schedules([JOB]).created == ["demo-job"]
     task = PeriodicTask.objects.get(name="demo-job")
     assert (task.task, task.interval.every, task.interval.period) == (
-        "channels_app.tasks.retest_cooling", 30, IntervalSchedule.SECONDS)
+        "channels_app.tasks.refresh_balances", 30, IntervalSchedule.SECONDS)
     assert sync_schedules([JOB]).unchanged == ["demo-job"]
     settings.DEMO_INTERVAL = 45
     assert sync_schedules([JOB]).updated == ["demo-job"]
@@ -201,3 +178,18 @@ def test_an_interval_or_pause_set_in_the_admin_survives_a_resync(settings):
     task.refresh_from_db()
     assert (task.interval.every, task.interval.period, task.enabled) == (
         5, IntervalSchedule.MINUTES, False)
+
+
+@pytest.mark.django_db
+def test_a_job_whose_task_moved_follows_it_even_when_the_admin_changed_its_interval(settings):
+    # channel-retests moved from channels_app.tasks to relay.tasks: beat must not keep
+    # sending the old, no longer registered name.
+    settings.DEMO_INTERVAL = 30
+    sync_schedules([PeriodicJob("demo-job", "channels_app.tasks.gone", "DEMO_INTERVAL")])
+    task = PeriodicTask.objects.get(name="demo-job")
+    task.interval = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
+    task.save()
+    assert sync_schedules([JOB]).kept == ["demo-job"]
+    task.refresh_from_db()
+    assert (task.task, task.interval.every, task.interval.period) == (
+        JOB.task, 5, IntervalSchedule.MINUTES)

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from channels_app import health, services, tasks
+from channels_app import services, tasks
 from channels_app.models import ChannelStatus
-from channels_app.tests.test_health import reset_health
 from conftest import make_channel
+from core import options
 from core.schedule import PERIODIC_JOBS
 from oneproxy.beat import sync_schedules
 
@@ -73,9 +73,8 @@ def processes():
 @pytest.fixture(autouse=True)
 def _fresh(settings):
     settings.NOTIFY_EMAIL = []
-    reset_health()
+    options._snapshot = None
     yield
-    health.clear()
 
 
 def wait_for(predicate, timeout=45.0, procs=()):

@@ -107,9 +107,9 @@ def fresh_relay(settings):
     """Every test starts with empty relay caches, balances, health and a new client.
     Autouse wherever it is imported (relay/tests/conftest.py, other apps' relay tests)."""
     from billing import quota
-    from channels_app import health
     from relay import client as relay_client
     from relay import throttle
+    from relay.health import cooling
     from relay.snapshot import snapshot
 
     settings.RELAY_CACHE_CHECK_MS = 0
@@ -117,8 +117,9 @@ def fresh_relay(settings):
     snapshot.reset()
     quota.reset_memory_backend()
     throttle.reset()
-    health.clear()
+    cooling.clear()
     relay_client.set_client_factory(None)
     yield
     snapshot.reset()
+    cooling.clear()  # no cooling entry outlives its test (channels_app's tests reuse pks)
     relay_client.set_client_factory(None)

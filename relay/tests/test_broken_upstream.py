@@ -34,11 +34,11 @@ GENERIC = "The upstream returned an invalid response (HTTP {status})."
 def _forget_thresholds():
     """The strict health thresholds set by `world` must not outlive the test (they are
     cached in-process for a few seconds)."""
-    from channels_app import health
     from core import options
+    from relay.health import report
 
     yield
-    health._thresholds, options._snapshot = None, None
+    report._thresholds, options._snapshot = None, None
 
 
 def world(url: str, bad_key: str, *, good: bool = False, type: str = "openai",
@@ -47,12 +47,12 @@ def world(url: str, bad_key: str, *, good: bool = False, type: str = "openai",
     One failure in a window cools a channel, so cooling shows the failure was counted.
     Returns (bad channel, user, token, key)."""
     from billing.models import Option
-    from channels_app import health
     from core import options
+    from relay.health import report
 
     for name, value in (("auto_disable_min_requests", 1), ("auto_disable_error_rate", 0.5)):
         Option.objects.update_or_create(key=name, defaults={"value": value})
-    health._thresholds, options._snapshot = None, None  # as channels_app's health tests do
+    report._thresholds, options._snapshot = None, None  # as channels_app's health tests do
     make_price(model)
     bad = make_channel(base_url=url, name="broken", keys=[bad_key], priority=10, type=type,
                        models=(model,))
@@ -81,7 +81,7 @@ async def assert_refunded_failure(response, user, token, bad_channel, *, status:
                                   model: str = "gpt-4o-mini"):
     """A 502 in OpenAI's shape, nothing charged, counted in the channel's health; the
     log row holds the upstream's body for operators, without the channel's key."""
-    from channels_app import health
+    from relay.health import cooling
 
     assert response.status_code == status
     error = error_of(response)
@@ -89,7 +89,7 @@ async def assert_refunded_failure(response, user, token, bad_channel, *, status:
     assert await balances(user, token) == (5_000_000, 1_000_000)
     [log] = await request_logs()
     assert log.type == "error" and log.quota == 0 and log.status_code == status
-    assert health.is_cooling(bad_channel.pk, model)
+    assert cooling.is_cooling(bad_channel.pk, model)
     return error, log
 
 
@@ -105,9 +105,9 @@ async def test_an_html_200_fails_over_to_the_next_channel(async_client, fake_ope
         ["variant-html_200", GOOD_KEY]
     [log] = await request_logs()
     assert log.type == "consume" and log.channels_tried[0] == bad.pk
-    from channels_app import health
+    from relay.health import cooling
 
-    assert health.is_cooling(bad.pk, "gpt-4o-mini")
+    assert cooling.is_cooling(bad.pk, "gpt-4o-mini")
 
 
 async def test_an_html_200_on_the_only_channel_is_a_refunded_502_without_html(
@@ -201,9 +201,9 @@ async def test_an_anthropic_stream_whose_first_event_is_not_json_fails_over(
     response = await post(async_client, URL, {**CLAUDE, "stream": True}, key)
     assert response.status_code == 200
     assert (await read_stream(response)).endswith(b"data: [DONE]\n\n")
-    from channels_app import health
+    from relay.health import cooling
 
-    assert health.is_cooling(bad.pk, CLAUDE["model"])
+    assert cooling.is_cooling(bad.pk, CLAUDE["model"])
 
 
 # ---- a bad event after good ones -----------------------------------------------------
@@ -221,7 +221,7 @@ async def stream_with_bad_event(async_client, fake, body, model):
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 async def test_a_bad_event_midstream_ends_the_stream_with_an_error_event_and_bills_the_text(
         async_client, fake_openai, fake_anthropic, provider):
-    from channels_app import health
+    from relay.health import cooling
 
     fake, body = (fake_openai, STREAM) if provider == "openai" else \
         (fake_anthropic, {**CLAUDE, "stream": True})
@@ -240,7 +240,7 @@ async def test_a_bad_event_midstream_ends_the_stream_with_an_error_event_and_bil
     assert log.type == "consume" and log.status_code == 502 and log.completion_tokens >= 1
     assert log.quota > 0 and "upstream hiccup" in log.content
     assert await balances(user, token) == (5_000_000 - log.quota, 1_000_000 - log.quota)
-    assert health.is_cooling(bad.pk, body["model"])
+    assert cooling.is_cooling(bad.pk, body["model"])
 
 
 async def test_a_stream_that_fails_before_any_text_is_refunded(async_client, fake_openai):

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from channels_app import health
 from core import cachebus
 from core.redis import shared_client
+from relay.health import cooling
 from relay.snapshot import _listener as snapshot_listener
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ def _subscribed_connections() -> int:
 @pytest.mark.redis
 def test_the_relay_snapshot_and_the_health_copy_share_one_listener():
     snapshot_listener.quiet()  # each of them starts listening on first use
-    health.is_cooling(1, "x")
+    cooling.is_cooling(1, "x")
     assert _wait_for(lambda: _subscribed_connections() >= 1)
     time.sleep(0.3)  # let a second listener, if any, connect too
     assert _subscribed_connections() == 1
@@ -43,13 +43,24 @@ def test_a_subscriber_that_joins_a_running_listener_still_reads_the_current_stat
 
     snapshot_listener.quiet()
     assert _wait_for(cachebus.listening)
-    if health._heard in cachebus._subscribers:  # an earlier test subscribed it
-        cachebus._subscribers.remove(health._heard)
-    health._subscribed = False
-    entry = health._new_entry(7, "", "cooled before this process looked", 1)
-    shared_client().hset(health.COOLING_KEY, entry.field, orjson.dumps(asdict(entry)))
+    if cooling._heard in cachebus._subscribers:  # an earlier test subscribed it
+        cachebus._subscribers.remove(cooling._heard)
+    cooling._subscribed = False
+    entry = cooling._new_entry(7, "", "cooled before this process looked", 1)
+    shared_client().hset(cooling.COOLING_KEY, entry.field, orjson.dumps(asdict(entry)))
     try:
-        health.is_cooling(7, "x")  # joins the listener already running
-        assert _wait_for(lambda: health.is_cooling(7, "x"))
+        cooling.is_cooling(7, "x")  # joins the listener already running
+        assert _wait_for(lambda: cooling.is_cooling(7, "x"))
     finally:
-        health.clear()  # later tests must not find channel 7 cooling in this process
+        cooling.clear()  # later tests must not find channel 7 cooling in this process
+
+
+def test_a_cooling_publish_leaves_the_relay_snapshot_clean():
+    snapshot_listener.dirty = False
+    snapshot_listener._heard(frozenset({"cooling"}))
+    assert not snapshot_listener.dirty  # no version read, no reload for cooling
+    snapshot_listener._heard(frozenset({"cooling", "routing"}))
+    assert snapshot_listener.dirty
+    snapshot_listener.dirty = False
+    snapshot_listener._heard(None)  # a reconnect: anything may have changed
+    assert snapshot_listener.dirty

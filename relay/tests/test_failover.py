@@ -96,10 +96,10 @@ async def test_a_connect_error_fails_over(async_client, fake_openai):
 
 
 async def test_a_cooling_channel_is_skipped(async_client, fake_openai):
-    from channels_app import health
+    from relay.health import cooling
 
     high, _low, key = await sync_to_async(two_tiers)(fake_openai.url, "sk-high-0001")
-    await sync_to_async(health.start_cooling)(high.pk, "", "test")
+    await sync_to_async(cooling.start_cooling)(high.pk, "", "test")
     assert (await post(async_client, URL, CHAT, key)).status_code == 200
     assert fake_openai.last.headers["authorization"] == "Bearer sk-low-good-0001"
 

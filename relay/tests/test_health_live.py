@@ -5,10 +5,10 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from billing.models import Option
-from channels_app import health
-from channels_app.tests.test_health import close_sync_thread_connections, reset_health
 from conftest import make_channel, make_price, make_token, make_user
+from relay.health import cooling
 from relay.tests.helpers import CHAT, post
+from relay.tests.test_health import close_sync_thread_connections, reset_health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/v1/chat/completions"
@@ -30,7 +30,7 @@ def _fresh_relay(settings):
     yield
     snapshot.reset()
     relay_client.set_client_factory(None)
-    health.clear()
+    cooling.clear()
     close_sync_thread_connections()
 
 
@@ -54,7 +54,7 @@ async def test_a_failing_channel_is_skipped_from_the_request_after_the_threshold
     for _ in range(3):  # each request fails over: broken (500) then spare (200)
         assert (await post(async_client, URL, CHAT, key)).status_code == 200
     assert upstream_keys(fake_openai).count("variant-500") == 3
-    assert health.is_cooling(broken.pk, "gpt-4o-mini")
+    assert cooling.is_cooling(broken.pk, "gpt-4o-mini")
     fake_openai.requests.clear()
     for _ in range(3):
         assert (await post(async_client, URL, CHAT, key)).status_code == 200
@@ -65,7 +65,7 @@ async def test_the_channel_takes_traffic_again_once_cooling_ends(async_client, f
     broken, _spare, key = await sync_to_async(world)(fake_openai.url)
     for _ in range(3):
         await post(async_client, URL, CHAT, key)
-    await sync_to_async(health.end_cooling)(broken.pk, "")
+    await sync_to_async(cooling.end_cooling)(broken.pk, "")
     fake_openai.requests.clear()
     await post(async_client, URL, CHAT, key)
     assert upstream_keys(fake_openai)[0] == "variant-500"
