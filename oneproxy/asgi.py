@@ -39,7 +39,7 @@ from core import lifecycle  # noqa: E402
 from oneproxy import bodylimit  # noqa: E402
 from oneproxy.middleware import new_request_id, write_access_line  # noqa: E402
 from providers.errors import RelayError  # noqa: E402
-from relay import after_response, auth, errors  # noqa: E402
+from relay import after_response, auth, refusals  # noqa: E402
 from relay.snapshot import snapshot  # noqa: E402
 
 FAST_PATH_PREFIXES = ("/v1/", "/healthz")
@@ -121,7 +121,7 @@ class FastPathHandler(ASGIHandler):
             return
         except Exception:  # e.g. the database down on a cold key: answered as the view would
             logger.exception("relay failed before the body was read")
-            await self.send_response(_relay_refusal(scope, errors.internal_error(), started),
+            await self.send_response(_relay_refusal(scope, refusals.internal_error(), started),
                                      send)
             return
         scope_token, after = after_response.open_scope()
@@ -151,9 +151,9 @@ class FastPathHandler(ASGIHandler):
             return await bodylimit.read_body(scope, receive, limit_mb << 20,
                                              settings.SERVER_BODY_TIMEOUT)
         except bodylimit.BodyTooLarge:
-            raise errors.body_too_large(limit_mb) from None
+            raise refusals.body_too_large(limit_mb) from None
         except bodylimit.BodyTimeout:
-            raise errors.gateway(408, "request_timeout",
+            raise refusals.gateway(408, "request_timeout",
                                  "The request body was not received in time.") from None
 
     async def _serve_until_disconnect(self, request, receive, send):
@@ -176,7 +176,7 @@ class FastPathHandler(ASGIHandler):
 def _relay_refusal(scope: dict, refusal: RelayError, started: float) -> HttpResponse:
     """The OpenAI-shaped answer to a request refused before its body was read, with the
     request id and access line RequestIdMiddleware gives the others."""
-    response = errors.error_response(refusal)
+    response = refusals.error_response(refusal)
     if refusal.status == 401:
         response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(None)
     request_id = new_request_id(

@@ -21,7 +21,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from billing.models.tokens import hash_key
-from relay import errors
+from relay import refusals
 from relay.snapshot import Principal, snapshot
 
 TOKEN_ENABLED = "enabled"
@@ -77,11 +77,11 @@ class ApiKeyAuthentication(BaseAuthentication):
     async def authenticate_key(self, raw: str) -> tuple[Principal, int | None]:
         """The principal and pin for the raw key `raw`; raises RelayError 401."""
         if not raw:
-            raise errors.missing_key()
+            raise refusals.missing_key()
         key, pinned = split_pin(raw)
         principal = await snapshot.principal(hash_key(key))
         if principal is None:
-            raise errors.invalid_key()
+            raise refusals.invalid_key()
         return principal, pinned
 
     def authenticate_header(self, request: HttpRequest) -> str:
@@ -97,7 +97,7 @@ class TokenAdmission(BasePermission):
         principal: Principal = request.principal
         check_admission(principal, request.META.get("REMOTE_ADDR", ""))
         if request.pinned_channel is not None and not principal.is_admin:
-            raise errors.pin_not_allowed()
+            raise refusals.pin_not_allowed()
         return True
 
 
@@ -107,7 +107,7 @@ class ModelAllowed(BasePermission):
     def has_object_permission(self, request: HttpRequest, view, obj: str) -> bool:
         principal: Principal = request.principal
         if principal.allowed_models and obj not in principal.allowed_models:
-            raise errors.model_not_allowed(obj)
+            raise refusals.model_not_allowed(obj)
         return True
 
 
@@ -116,15 +116,15 @@ def check_admission(principal: Principal, client_ip: str, now: float | None = No
     status = principal.token_status
     if status == TOKEN_EXPIRED or (principal.expires_at is not None
                                    and principal.expires_at <= (now or time.time())):
-        raise errors.token_expired()
+        raise refusals.token_expired()
     if status == TOKEN_EXHAUSTED:
-        raise errors.token_exhausted()
+        raise refusals.token_exhausted()
     if status != TOKEN_ENABLED:
-        raise errors.token_disabled()
+        raise refusals.token_disabled()
     if principal.user_status != USER_ENABLED:
-        raise errors.user_disabled()
+        raise refusals.user_disabled()
     if not principal.allows_ip(client_ip):
-        raise errors.ip_not_allowed(client_ip or "an unknown address")
+        raise refusals.ip_not_allowed(client_ip or "an unknown address")
 
 
 AUTHENTICATION = ApiKeyAuthentication()

@@ -21,7 +21,7 @@ from billing import metering, quota
 from billing.pricing import PriceSpec
 from providers.base import Usage
 from providers.errors import RelayError
-from relay import errors, metrics, throttle
+from relay import metrics, refusals, throttle
 from relay.schemas import RelayRequest
 from relay.snapshot import ChannelRoute, Principal
 
@@ -60,7 +60,7 @@ def begin(request_id: str, started: float, client_ip: str, principal: Principal,
     is charged yet. Raises the 403 RelayError for a model without a price."""
     price = metering.price_for(req.model, prices, options)
     if price is None:
-        raise errors.model_not_priced(req.model)
+        raise refusals.model_not_priced(req.model)
     p = principal
     # Positional, in Meter's field order: keywords cost a frozen dataclass ~2 us more.
     meter = metering.Meter(
@@ -81,7 +81,7 @@ async def pre_charge(ex: Exchange, pre_consume_tokens: int) -> None:
     except BaseException as exc:
         await give_slot(ex)
         if isinstance(exc, quota.InsufficientQuota):
-            raise errors.insufficient_quota(exc.scope, exc.remaining, amount) from None
+            raise refusals.insufficient_quota(exc.scope, exc.remaining, amount) from None
         raise
 
 

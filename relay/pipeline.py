@@ -28,7 +28,7 @@ from providers import tokenizer
 from providers.base import Endpoint, Usage, read_limited
 from providers.errors import RelayError
 from providers.spec import ChannelSpec
-from relay import after_response, errors, metrics
+from relay import after_response, metrics, refusals
 from relay.client import get_client
 from relay.exchange import Exchange, refund, settle
 from relay.health.report import report as report_health
@@ -63,7 +63,7 @@ async def run(ex: Exchange, table: RoutingTable, pinned: ChannelRoute | None,
         await refund(ex, err)
         raise
     except BaseException:
-        await asyncio.shield(refund(ex, errors.internal_error()))
+        await asyncio.shield(refund(ex, refusals.internal_error()))
         raise
     if isinstance(result, Completed):
         await after_response.defer(functools.partial(settle, ex, result.usage, status=200))
@@ -83,7 +83,7 @@ async def with_failover(ex: Exchange, table: RoutingTable, pinned: ChannelRoute 
             break
         ex.tried.append(channel.id)
         if not channel.adaptor.supports(req.endpoint):
-            last = errors.endpoint_not_supported(req.model, req.endpoint.path)
+            last = refusals.endpoint_not_supported(req.model, req.endpoint.path)
             last.retryable = True
             continue
         try:
@@ -94,9 +94,9 @@ async def with_failover(ex: Exchange, table: RoutingTable, pinned: ChannelRoute 
             if not err.retryable:
                 break
     if last is None:
-        raise errors.no_channel(ex.principal.group, req.model,
+        raise refusals.no_channel(ex.principal.group, req.model,
                                 table.unavailable_hint(ex.principal.group, req.model))
-    raise errors.all_channels_failed(last, len(ex.tried))
+    raise refusals.all_channels_failed(last, len(ex.tried))
 
 
 async def _report_failure(ex: Exchange, channel: ChannelRoute, err: RelayError) -> None:

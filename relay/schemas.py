@@ -17,7 +17,7 @@ from django.http.multipartparser import MultiPartParser, MultiPartParserError
 
 from providers import tokenizer
 from providers.base import Endpoint
-from relay import errors
+from relay import refusals
 
 MAX_MODEL_LENGTH = 128
 # Models clients may omit, as One API defaults them (the OpenAI SDKs always send one).
@@ -68,10 +68,10 @@ def parse_json(endpoint: Endpoint, raw: bytes) -> RelayRequest:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise errors.bad_request("We could not parse the JSON body of your request.",
+        raise refusals.bad_request("We could not parse the JSON body of your request.",
                                  code="invalid_json") from None
     if not isinstance(body, dict):
-        raise errors.bad_request("The request body must be a JSON object.", code="invalid_json")
+        raise refusals.bad_request("The request body must be a JSON object.", code="invalid_json")
     model = _model(endpoint, body.get("model"))
     _check_required(endpoint, body)
     request = RelayRequest(endpoint, model, raw, body)
@@ -81,7 +81,7 @@ def parse_json(endpoint: Endpoint, raw: bytes) -> RelayRequest:
     request.max_tokens = _max_tokens(body)
     request.n = _optional(body, "n", int, 1)
     if not 1 <= request.n <= 128:
-        raise errors.bad_request("'n' must be between 1 and 128.", param="n")
+        raise refusals.bad_request("'n' must be between 1 and 128.", param="n")
     request.prompt_tokens = estimate_prompt(endpoint, body, raw)
     return request
 
@@ -90,16 +90,16 @@ def parse_multipart(endpoint: Endpoint, raw: bytes, meta: dict[str, Any],
                     content_type: str, upload_handlers) -> RelayRequest:
     """Validate a multipart/form-data body (bytes are forwarded untouched)."""
     if not content_type.startswith("multipart/form-data"):
-        raise errors.unsupported_media_type(content_type, "multipart/form-data")
+        raise refusals.unsupported_media_type(content_type, "multipart/form-data")
     try:
         fields, files = MultiPartParser({**meta, "CONTENT_LENGTH": str(len(raw))},
                                         io.BytesIO(raw), upload_handlers).parse()
     except (MultiPartParserError, ValueError) as exc:
-        raise errors.bad_request(f"Malformed multipart body: {exc}",
+        raise refusals.bad_request(f"Malformed multipart body: {exc}",
                                  code="invalid_multipart") from None
     file_field = MULTIPART_FILE_FIELD[endpoint]
     if file_field not in files:
-        raise errors.bad_request(f"Missing the '{file_field}' file.", param=file_field)
+        raise refusals.bad_request(f"Missing the '{file_field}' file.", param=file_field)
     model = _model(endpoint, fields.get("model"))
     stream = (fields.get("stream") or "").lower() == "true"
     return RelayRequest(endpoint, model, raw, None, content_type, stream=stream)
@@ -109,10 +109,10 @@ def _model(endpoint: Endpoint, value: Any) -> str:
     if value is None or value == "":
         if endpoint in DEFAULT_MODELS:
             return DEFAULT_MODELS[endpoint]
-        raise errors.bad_request("You must provide a model parameter.", param="model",
+        raise refusals.bad_request("You must provide a model parameter.", param="model",
                                  code="missing_model")
     if not isinstance(value, str) or len(value) > MAX_MODEL_LENGTH or not value.strip():
-        raise errors.bad_request("'model' must be a model name (a string).", param="model",
+        raise refusals.bad_request("'model' must be a model name (a string).", param="model",
                                  code="invalid_model")
     return value
 
@@ -120,21 +120,21 @@ def _model(endpoint: Endpoint, value: Any) -> str:
 def _check_required(endpoint: Endpoint, body: dict[str, Any]) -> None:
     field = REQUIRED.get(endpoint)
     if field and body.get(field) in (None, "", []):
-        raise errors.bad_request(f"Missing required parameter: '{field}'.", param=field,
+        raise refusals.bad_request(f"Missing required parameter: '{field}'.", param=field,
                                  code="missing_required_parameter")
     if endpoint is Endpoint.chat_completions:
         _check_messages(body["messages"])
     elif endpoint is Endpoint.rerank and not isinstance(body.get("documents"), list):
-        raise errors.bad_request("'documents' must be a list.", param="documents")
+        raise refusals.bad_request("'documents' must be a list.", param="documents")
 
 
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list):
-        raise errors.bad_request("'messages' must be a list of message objects.",
+        raise refusals.bad_request("'messages' must be a list of message objects.",
                                  param="messages")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise errors.bad_request(f"'messages[{i}]' must be an object with a 'role'.",
+            raise refusals.bad_request(f"'messages[{i}]' must be an object with a 'role'.",
                                      param=f"messages[{i}]")
 
 
@@ -144,7 +144,7 @@ def _optional(body: dict[str, Any], field: str, kind: type, default: Any) -> Any
         return default
     # bool is an int subclass: a boolean is never a valid count.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise errors.bad_request(f"'{field}' must be of type {kind.__name__}.", param=field,
+        raise refusals.bad_request(f"'{field}' must be of type {kind.__name__}.", param=field,
                                  code="invalid_type")
     return value
 
@@ -154,7 +154,7 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
         value = _optional(body, field, int, None)
         if value is not None:
             if value < 1:
-                raise errors.bad_request(f"'{field}' must be at least 1.", param=field)
+                raise refusals.bad_request(f"'{field}' must be at least 1.", param=field)
             return value
     return None
 

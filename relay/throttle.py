@@ -36,7 +36,7 @@ from rest_framework.throttling import BaseThrottle
 
 from core.backend import PerMode
 from providers.errors import RelayError
-from relay.errors import gateway
+from relay.refusals import gateway
 from relay.snapshot import Principal
 
 WINDOW_SECONDS = 60

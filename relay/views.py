@@ -23,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from billing import quota
 from providers.base import Endpoint
 from providers.errors import RelayError
-from relay import auth, errors, exchange, metrics, pipeline, schemas, throttle
-from relay.errors import error_response
+from relay import auth, exchange, metrics, pipeline, refusals, schemas, throttle
+from relay.refusals import error_response
 from relay.snapshot import ChannelRoute, Principal, RoutingTable, snapshot
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def endpoint_view(endpoint: Endpoint):
 
     async def view(request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
-            return error_response(errors.method_not_allowed(request.method, request.path))
+            return error_response(refusals.method_not_allowed(request.method, request.path))
         return await _respond(request, endpoint, _relay)
 
     view.__name__ = f"relay_{endpoint.value}"
@@ -54,11 +54,11 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
         if err.status == 401:
             response["WWW-Authenticate"] = auth.AUTHENTICATION.authenticate_header(request)
     except quota.QuotaUnavailable:
-        response = error_response(errors.gateway(503, "quota_unavailable",
+        response = error_response(refusals.gateway(503, "quota_unavailable",
                                                  "Quota service busy; retry shortly."))
     except Exception:
         logger.exception("relay failed")
-        response = error_response(errors.internal_error())
+        response = error_response(refusals.internal_error())
     metrics.child(metrics.REQUESTS, endpoint.value, request.relay_model,
                   str(response.status_code)).inc()
     metrics.child(metrics.LATENCY, endpoint.value).observe(time.perf_counter() - started)
@@ -89,11 +89,11 @@ def _routable(table: RoutingTable, principal: Principal, model: str,
     if pinned_id is not None:
         pinned = table.channels.get(pinned_id)
         if pinned is None:
-            raise errors.pinned_channel_unavailable(pinned_id)
+            raise refusals.pinned_channel_unavailable(pinned_id)
         return pinned
     if not table.candidates(principal.group, model):
         hint = table.unavailable_hint(principal.group, model, operator=principal.is_admin)
-        raise errors.no_channel(principal.group, model, hint)
+        raise refusals.no_channel(principal.group, model, hint)
     return None
 
 
@@ -102,22 +102,22 @@ def read_request(request: HttpRequest, endpoint: Endpoint) -> schemas.RelayReque
     limit_mb = settings.MAX_REQUEST_BODY_MB
     length = request.META.get("CONTENT_LENGTH") or ""
     if length.isdigit() and int(length) > limit_mb << 20:
-        raise errors.body_too_large(limit_mb)
+        raise refusals.body_too_large(limit_mb)
     try:
         raw = request.body
     except RequestDataTooBig:
-        raise errors.body_too_large(limit_mb) from None
+        raise refusals.body_too_large(limit_mb) from None
     if len(raw) > limit_mb << 20:
-        raise errors.body_too_large(limit_mb)
+        raise refusals.body_too_large(limit_mb)
     content_type = request.META.get("CONTENT_TYPE", "")
     if endpoint.is_multipart:
         try:
             return schemas.parse_multipart(endpoint, raw, request.META, content_type,
                                            request.upload_handlers)
         except SuspiciousOperation as exc:
-            raise errors.bad_request(str(exc), code="invalid_multipart") from None
+            raise refusals.bad_request(str(exc), code="invalid_multipart") from None
     if content_type.partition(";")[0].strip().lower() not in JSON_TYPES:
-        raise errors.unsupported_media_type(content_type, "application/json")
+        raise refusals.unsupported_media_type(content_type, "application/json")
     return schemas.parse_json(endpoint, raw)
 
 
@@ -147,25 +147,25 @@ async def _retrieve(request: HttpRequest, endpoint: Endpoint, started: float,
                     model_id: str) -> HttpResponse:
     models = await _visible_models(request)
     if model_id not in models:
-        raise errors.model_not_found(model_id)
+        raise refusals.model_not_found(model_id)
     return HttpResponse(orjson.dumps(models[model_id]), content_type="application/json")
 
 
 @csrf_exempt
 async def list_models(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
-        return error_response(errors.method_not_allowed(request.method, request.path))
+        return error_response(refusals.method_not_allowed(request.method, request.path))
     return await _respond(request, Endpoint.models, _list)
 
 
 @csrf_exempt
 async def retrieve_model(request: HttpRequest, model_id: str) -> HttpResponse:
     if request.method != "GET":
-        return error_response(errors.method_not_allowed(request.method, request.path))
+        return error_response(refusals.method_not_allowed(request.method, request.path))
     return await _respond(request, Endpoint.models, _retrieve, model_id)
 
 
 @csrf_exempt
 async def unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any other /v1 path: 404 in the OpenAI shape."""
-    return error_response(errors.not_found(request.path))
+    return error_response(refusals.not_found(request.path))

@@ -1,4 +1,4 @@
-"""Gateway errors in OpenAI's shape: `{"error": {"message", "type", "code", "param"}}`.
+"""The relay's own refusals in OpenAI's error shape, `{"error": {message, type, code, param}}`.
 
 Every refusal the relay itself decides (auth, admission, bad input, routing) is built here,
 each with its own code and status, as a `RelayError` (the one error type, which callers
