@@ -66,7 +66,8 @@ async def _respond(request: HttpRequest, endpoint: Endpoint, handler, *args) -> 
 
 
 async def _relay(request: HttpRequest, endpoint: Endpoint, started: float) -> HttpResponse:
-    snapshot.refresh()
+    if auth.PRE_AUTHENTICATED not in getattr(request, "scope", {}):
+        snapshot.refresh()  # else the ASGI entry refreshed when it checked the key
     principal = await auth.admit(request)
     req = read_request(request, endpoint)
     auth.check_model(request, req.model)
